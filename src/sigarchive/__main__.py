@@ -1,0 +1,3 @@
+from sigarchive.cli import main
+
+main()

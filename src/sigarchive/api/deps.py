@@ -1,0 +1,43 @@
+"""FastAPI dependencies: services, the authenticated user, the audit actor."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from sigarchive.api.services import Services
+from sigarchive.archive.accounts import AuthenticatedUser, authenticate
+from sigarchive.archive.audit import Actor
+from sigarchive.errors import Unauthorized
+
+_bearer = HTTPBearer(auto_error=False, description="API token from `sigarchive user create`")
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_current_user(
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> AuthenticatedUser:
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise Unauthorized("Send 'Authorization: Bearer <token>'", code="MissingToken")
+    with services.db.session() as session:
+        return authenticate(session, credentials.credentials)
+
+
+CurrentUser = Annotated[AuthenticatedUser, Depends(get_current_user)]
+
+
+def get_actor(request: Request, user: CurrentUser) -> Actor:
+    return Actor(user.id, user.name, request.client.host if request.client else None)
+
+
+CurrentActor = Annotated[Actor, Depends(get_actor)]

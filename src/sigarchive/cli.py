@@ -1,0 +1,150 @@
+"""The ``sigarchive`` command: serve, administer, verify."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sigarchive.archive import accounts
+from sigarchive.archive.audit import Actor
+from sigarchive.config import Settings
+from sigarchive.db.engine import Database
+from sigarchive.errors import ArchiveError, Conflict, InvalidInput, NotFound
+
+app = typer.Typer(help="sigarchive: long-term archive for signed documents.", no_args_is_help=True)
+storage_app = typer.Typer(help="Storages (partitions of the archive).", no_args_is_help=True)
+user_app = typer.Typer(help="API users (source systems) and their storages.", no_args_is_help=True)
+app.add_typer(storage_app, name="storage")
+app.add_typer(user_app, name="user")
+
+out = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+EXIT_CODES: dict[type[ArchiveError], int] = {InvalidInput: 2, NotFound: 3, Conflict: 4}
+
+
+def exit_code(error: ArchiveError) -> int:
+    for cls, code in EXIT_CODES.items():
+        if isinstance(error, cls):
+            return code
+    return 1
+
+
+@contextmanager
+def _database() -> Iterator[Database]:
+    settings = Settings()
+    settings.prepare_directories()
+    db = Database(settings.resolved_database_url)
+    try:
+        db.migrate()
+        yield db
+    finally:
+        db.dispose()
+
+
+def _cli_actor() -> Actor:
+    return Actor.system("cli")
+
+
+def _run(action: Callable[[], T]) -> T:
+    try:
+        return action()
+    except ArchiveError as error:
+        err.print(f"[red]error[/red] {error.code}: {error.description}")
+        raise typer.Exit(exit_code(error)) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    log_level: Annotated[str, typer.Option(help="Log level.")] = "info",
+) -> None:
+    """Start the archive server (API docs at /swagger)."""
+    import uvicorn
+
+    from sigarchive.api.app import create_app
+
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    settings = Settings()
+    err.print(f"sigarchive: data directory {settings.data_dir.resolve()}")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+
+
+@storage_app.command("create")
+def storage_create(name: Annotated[str, typer.Argument(help="Storage name.")]) -> None:
+    """Create a storage; prints its id on the last line."""
+
+    def action() -> int:
+        with _database() as db, db.session() as session:
+            return accounts.create_storage(session, name, _cli_actor()).id
+
+    storage_id = _run(action)
+    out.print(f"Created storage {name!r}", highlight=False)
+    print(storage_id)
+
+
+@storage_app.command("list")
+def storage_list() -> None:
+    """List storages."""
+
+    def action() -> list[tuple[int, str]]:
+        with _database() as db, db.session() as session:
+            return [(s.id, s.name) for s in accounts.list_storages(session)]
+
+    table = Table("id", "name")
+    for storage_id, name in _run(action):
+        table.add_row(str(storage_id), name)
+    out.print(table)
+
+
+@user_app.command("create")
+def user_create(
+    name: Annotated[str, typer.Argument(help="User (source system) name.")],
+    storage: Annotated[
+        list[int], typer.Option("--storage", help="Storage id to grant (repeatable).")
+    ],
+) -> None:
+    """Create an API user; prints its bearer token (shown only once) on the last line."""
+
+    def action() -> str:
+        with _database() as db, db.session() as session:
+            _user, token = accounts.create_user(session, name, storage, _cli_actor())
+            return token
+
+    token = _run(action)
+    out.print(
+        f"Created user {name!r}; its API token (keep it, it is not shown again):", highlight=False
+    )
+    print(token)
+
+
+@user_app.command("grant")
+def user_grant(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    storage: Annotated[list[int], typer.Option("--storage", help="Storage id (repeatable).")],
+) -> None:
+    """Grant storages to an existing user."""
+
+    def action() -> None:
+        with _database() as db, db.session() as session:
+            for storage_id in storage:
+                accounts.grant(session, name, storage_id, _cli_actor())
+
+    _run(action)
+    out.print(f"Granted storages {storage} to {name!r}", highlight=False)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,76 @@
+"""Settings, read once from the environment (prefix ``SIGARCHIVE_``).
+
+Nothing here is a module-level global: the server, the workers and the CLI each build a
+:class:`Settings` and pass it down.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Runtime configuration of one archive process."""
+
+    model_config = SettingsConfigDict(env_prefix="SIGARCHIVE_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("./sigarchive-data"))
+    #: SQLAlchemy URL; empty means the embedded SQLite database under ``data_dir``.
+    database_url: str = ""
+    #: Largest accepted document (bytes); larger uploads get 413.
+    max_upload_bytes: int = 64 * 1024**3
+    #: Largest accepted signature or text field of an upload (bytes).
+    max_signature_bytes: int = 64 * 1024**2
+    #: Most signatures per upload.
+    max_signatures: int = 64
+    #: Space-separated RFC 3161 TSA URLs tried in order; empty = the development PKI.
+    tsa_url: str = ""
+    #: Largest attached (enveloping) signature sent as Content without Signs.
+    max_attached_bytes: int = 512 * 1024**2
+    #: Time zone for date-only ArchiveDate values and for dates in responses (IANA name).
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        ZoneInfo(value)
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @field_validator(
+        "max_upload_bytes", "max_signature_bytes", "max_signatures", "max_attached_bytes"
+    )
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value <= 0:
+            raise ValueError("must be positive")
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The configured database URL, or the embedded SQLite file."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'sigarchive.sqlite3').resolve()}"
+
+    @property
+    def spool_dir(self) -> Path:
+        """Where uploads are streamed to before they are accepted."""
+        return self.data_dir / "spool"
+
+    @property
+    def documents_dir(self) -> Path:
+        """Where retained documents live on the embedded default."""
+        return self.data_dir / "documents"
+
+    def prepare_directories(self) -> None:
+        """Create the data directory layout (idempotent)."""
+        for directory in (self.data_dir, self.spool_dir, self.documents_dir):
+            directory.mkdir(parents=True, exist_ok=True)

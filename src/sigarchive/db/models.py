@@ -1,0 +1,192 @@
+"""Tables of the archive (SQLAlchemy 2 declarative). Schema changes go through Alembic.
+
+The same tables serve SQLite (embedded default) and PostgreSQL (at scale); nothing here is
+dialect-specific except the BIGINT/INTEGER variant SQLite needs for auto-increment keys.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps no offset)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class Storage(Base):
+    """A named partition of the archive (хранилище)."""
+
+    __tablename__ = "storages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class User(Base):
+    """An API client (source system). Only the SHA-256 of its random token is kept."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    storages: Mapped[list[Storage]] = relationship(secondary="user_storages", lazy="selectin")
+
+
+class UserStorage(Base):
+    """Grant of a storage to a user."""
+
+    __tablename__ = "user_storages"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    storage_id: Mapped[int] = mapped_column(
+        ForeignKey("storages.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class Container(Base):
+    """One signed document with its signatures, addressed by a UUID."""
+
+    __tablename__ = "containers"
+    __table_args__ = (
+        Index("ix_containers_storage_created", "storage_id", "created_at"),
+        Index("ix_containers_status_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    storage_id: Mapped[int] = mapped_column(ForeignKey("storages.id"), index=True)
+    source_system_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(1000))
+    structure_name: Mapped[str | None] = mapped_column(String(2000))
+    save_type: Mapped[int] = mapped_column(SmallInteger)
+    archive_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    use_archive_ca: Mapped[bool] = mapped_column(Boolean, default=False)
+    archive_ca_plugin: Mapped[str | None] = mapped_column(String(200))
+    document_type: Mapped[str] = mapped_column(String(255))
+    document_size: Mapped[int] = mapped_column(BigInteger)
+    #: {"sha256": "<base64>", ...}: every digest of the document computed so far.
+    document_digests: Mapped[dict[str, str]] = mapped_column(JSON)
+    #: Where the retained document lives (None when only signatures and digests are kept).
+    document_location: Mapped[str | None] = mapped_column(String(2000))
+    status: Mapped[int] = mapped_column(SmallInteger, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    modified_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    signature_update_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Work leasing (see workers/): who holds the container and until when.
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    storage: Mapped[Storage] = relationship(lazy="joined")
+    source_system: Mapped[User] = relationship(lazy="joined")
+    signatures: Mapped[list[Signature]] = relationship(
+        back_populates="container",
+        order_by="Signature.position",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+    )
+
+
+class Signature(Base):
+    """One uploaded CMS signature and its current (augmented) form."""
+
+    __tablename__ = "signatures"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    container_id: Mapped[str] = mapped_column(
+        ForeignKey("containers.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    #: Exactly the bytes that were uploaded; never changed.
+    original: Mapped[bytes] = mapped_column(LargeBinary)
+    #: The newest augmented form (CAdES-T ... CAdES-A); None until enhanced.
+    enhanced: Mapped[bytes | None] = mapped_column(LargeBinary)
+    digest_algorithm: Mapped[str] = mapped_column(String(32))
+    document_digest: Mapped[bytes] = mapped_column(LargeBinary)
+    is_attached: Mapped[bool] = mapped_column(Boolean)
+    level: Mapped[str] = mapped_column(String(16))
+    signer_subject: Mapped[str | None] = mapped_column(Text)
+    signing_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The latest validation report (ETSI EN 319 102-1 vocabulary), JSON.
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    container: Mapped[Container] = relationship(back_populates="signatures")
+
+
+class AuditEvent(Base):
+    """One action of the system, with who did it and from where."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_action_time", "action", "occurred_at"),
+        Index("ix_audit_events_user_time", "user_id", "occurred_at"),
+        Index("ix_audit_events_container_time", "container_id", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16), default="ok")
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    user_name: Mapped[str | None] = mapped_column(String(200))
+    remote_ip: Mapped[str | None] = mapped_column(String(64))
+    container_id: Mapped[str | None] = mapped_column(String(36))
+    storage_id: Mapped[int | None] = mapped_column(Integer)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
