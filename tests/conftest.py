@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sigarchive.db.engine import Database
 from tests.support.postgres import PostgresServer
 from tests.support.server import ArchiveServer
 
@@ -44,6 +45,15 @@ def archive(
     server = ArchiveServer(data_dir, database_url_for(backend, data_dir, request)).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A fresh, migrated database of each backend (no server attached)."""
+    db = Database(database_url_for(request.param, tmp_path, request))
+    db.migrate()
+    yield db
+    db.dispose()
 
 
 @dataclass
