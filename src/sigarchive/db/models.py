@@ -190,3 +190,36 @@ class AuditEvent(Base):
     container_id: Mapped[str | None] = mapped_column(String(36))
     storage_id: Mapped[int | None] = mapped_column(Integer)
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class TrustAnchor(Base):
+    """A certificate the validation trusts as the root of a path (EN 319 102-1 trust anchor)."""
+
+    __tablename__ = "trust_anchors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    subject: Mapped[str] = mapped_column(Text)
+    not_after: Mapped[datetime] = mapped_column(UTCDateTime)
+    der: Mapped[bytes] = mapped_column(LargeBinary)
+    #: "configured" (by an operator) or "development" (the embedded development PKI).
+    source: Mapped[str] = mapped_column(String(32), default="configured")
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Problem(Base):
+    """Something an operator must look at: a failing enhancement, an unreachable TSA, …"""
+
+    __tablename__ = "problems"
+    __table_args__ = (
+        Index("ix_problems_kind_open", "kind", "resolved_at"),
+        Index("ix_problems_container", "container_id", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16))
+    container_id: Mapped[str | None] = mapped_column(String(36))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
