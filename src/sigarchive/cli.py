@@ -3,25 +3,33 @@
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from sigarchive.archive import accounts
+from sigarchive.archive import accounts, trust
 from sigarchive.archive.audit import Actor
+from sigarchive.archive.renewal import renew_due
 from sigarchive.config import Settings
 from sigarchive.db.engine import Database
 from sigarchive.errors import ArchiveError, Conflict, InvalidInput, NotFound
+from sigarchive.runtime import ArchiveRuntime
 
 app = typer.Typer(help="sigarchive: long-term archive for signed documents.", no_args_is_help=True)
 storage_app = typer.Typer(help="Storages (partitions of the archive).", no_args_is_help=True)
 user_app = typer.Typer(help="API users (source systems) and their storages.", no_args_is_help=True)
 app.add_typer(storage_app, name="storage")
 app.add_typer(user_app, name="user")
+trust_app = typer.Typer(help="Trust anchors used to validate signatures.", no_args_is_help=True)
+app.add_typer(trust_app, name="trust")
 
 out = Console()
 err = Console(stderr=True)
@@ -140,6 +148,98 @@ def user_grant(
 
     _run(action)
     out.print(f"Granted storages {storage} to {name!r}", highlight=False)
+
+
+@trust_app.command("add")
+def trust_add(
+    file: Annotated[Path, typer.Argument(help="Certificate(s), PEM or DER.", exists=True)],
+) -> None:
+    """Trust the certificate(s) in FILE; prints each anchor's SHA-256, the last one last."""
+
+    def action() -> list[tuple[str, str]]:
+        with _database() as db, db.session() as session:
+            anchors = trust.add_anchors_from_file(session, file, _cli_actor())
+            return [(a.sha256, a.subject) for a in anchors]
+
+    for digest, subject in _run(action):
+        out.print(f"Trusted {subject}", highlight=False)
+        print(digest)
+
+
+@trust_app.command("list")
+def trust_list() -> None:
+    """List trust anchors."""
+
+    def action() -> list[tuple[str, str, str, str]]:
+        with _database() as db, db.session() as session:
+            return [
+                (a.sha256[:16], a.subject, a.not_after.date().isoformat(), a.source)
+                for a in trust.list_anchors(session)
+            ]
+
+    table = Table("sha256", "subject", "not after", "source")
+    for row in _run(action):
+        table.add_row(*row)
+    out.print(table)
+
+
+@trust_app.command("remove")
+def trust_remove(
+    sha256: Annotated[str, typer.Argument(help="SHA-256 of the anchor (at least 8 hex digits).")],
+) -> None:
+    """Stop trusting an anchor."""
+
+    def action() -> str:
+        with _database() as db, db.session() as session:
+            return trust.remove_anchor(session, sha256, _cli_actor()).subject
+
+    out.print(f"Removed {_run(action)}", highlight=False)
+
+
+@app.command()
+def worker(
+    loops: Annotated[int, typer.Option(help="Worker loops (threads) in this process.")] = 1,
+    log_level: Annotated[str, typer.Option(help="Log level.")] = "info",
+) -> None:
+    """Run the signature-updater (enhancement, renewal, end of storage) until interrupted.
+
+    Any number of these can run on any number of machines against one database."""
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    runtime = _run(lambda: ArchiveRuntime.open(Settings()))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        _run(lambda: runtime.start_workers(loops))
+        err.print(f"sigarchive worker: {loops} loop(s) running; Ctrl-C to stop")
+        while not stop.wait(1):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runtime.close()
+
+
+@app.command()
+def renew(
+    due_before: Annotated[
+        datetime, typer.Option("--due-before", help="Renew containers due before this date.")
+    ],
+) -> None:
+    """Add a new archive time-stamp now to every container due before DATE."""
+    due = due_before if due_before.tzinfo else due_before.replace(tzinfo=UTC)
+
+    def action() -> tuple[int, int]:
+        runtime = ArchiveRuntime.open(Settings())
+        try:
+            return renew_due(runtime, due)
+        finally:
+            runtime.close()
+
+    renewed, skipped = _run(action)
+    out.print(
+        f"Renewed {renewed} container(s); {skipped} busy or failed (see problems)", highlight=False
+    )
+    print(renewed)
 
 
 def main() -> None:

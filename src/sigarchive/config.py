@@ -27,8 +27,29 @@ class Settings(BaseSettings):
     max_signature_bytes: int = 64 * 1024**2
     #: Most signatures per upload.
     max_signatures: int = 64
-    #: Space-separated RFC 3161 TSA URLs tried in order; empty = the development PKI.
+    #: RFC 3161 TSA URLs (space- or comma-separated) tried in order, for failover.
+    #: Empty: the development PKI's TSA (created and served on first start).
     tsa_url: str = ""
+    #: Create and serve the development PKI when no TSA is configured.
+    devpki: bool = True
+    #: Host name put into the development PKI's certificate URLs (a name, not an IP).
+    devpki_host: str = "localhost"
+    #: Worker loops inside `sigarchive serve` (0: run `sigarchive worker` separately).
+    workers: int = 1
+    #: Seconds between polls when a worker finds nothing to do.
+    poll_interval: float = 1.0
+    #: Lease length in seconds: a killed worker's container is taken over after this.
+    lease_seconds: int = 300
+    #: Hash algorithm of the time-stamps the archive requests.
+    timestamp_algorithm: str = "sha256"
+    #: Renew archive time-stamps this many days before their TSA certificate expires.
+    renewal_margin_days: int = 180
+    #: Seconds a container may wait for an unreachable TSA/OCSP before a problem is recorded.
+    problem_after_seconds: int = 3600
+    #: First retry delay in seconds (doubled per attempt, capped at one hour).
+    retry_first_seconds: float = 5.0
+    #: Timeout in seconds of each TSA, OCSP or CRL request.
+    network_timeout: float = 10.0
     #: Largest attached (enveloping) signature sent as Content without Signs.
     max_attached_bytes: int = 512 * 1024**2
     #: Time zone for date-only ArchiveDate values and for dates in responses (IANA name).
@@ -59,6 +80,14 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'sigarchive.sqlite3').resolve()}"
+
+    @property
+    def tsa_urls(self) -> list[str]:
+        return [url for url in self.tsa_url.replace(",", " ").split() if url]
+
+    @property
+    def devpki_dir(self) -> Path:
+        return self.data_dir / "devpki"
 
     @property
     def spool_dir(self) -> Path:

@@ -13,9 +13,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sigarchive import __version__
 from sigarchive.api.routes import dictionary, documents, user
-from sigarchive.api.services import Services
 from sigarchive.config import Settings
 from sigarchive.errors import ArchiveError
+from sigarchive.runtime import ArchiveRuntime
 
 log = logging.getLogger("sigarchive.api")
 
@@ -33,12 +33,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = Services.start(settings)
-        app.state.services = services
+        runtime = ArchiveRuntime.open(settings, serve_devpki=True)
+        app.state.runtime = runtime
         try:
+            if settings.workers > 0:
+                runtime.start_workers(settings.workers)
             yield
         finally:
-            services.close()
+            runtime.close()
 
     app = FastAPI(
         title="sigarchive",

@@ -7,20 +7,20 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from sigarchive.api.services import Services
 from sigarchive.archive.accounts import AuthenticatedUser, authenticate
 from sigarchive.archive.audit import Actor
 from sigarchive.errors import Unauthorized
+from sigarchive.runtime import ArchiveRuntime
 
 _bearer = HTTPBearer(auto_error=False, description="API token from `sigarchive user create`")
 
 
-def get_services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
+def get_runtime(request: Request) -> ArchiveRuntime:
+    runtime: ArchiveRuntime = request.app.state.runtime
+    return runtime
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
+ServicesDep = Annotated[ArchiveRuntime, Depends(get_runtime)]
 
 
 def get_current_user(

@@ -76,6 +76,27 @@ def claim(
     return [Lease(container_id, owner, until) for container_id in ids]
 
 
+def claim_one(
+    db: Database, owner: str, container_id: str, *, lease_for: timedelta = timedelta(minutes=5)
+) -> Lease | None:
+    """Lease one given container if nobody holds it (whatever its status or due time)."""
+    now = utcnow()
+    until = now + lease_for
+    with db.session() as session:
+        result = session.execute(
+            update(Container)
+            .where(
+                Container.id == container_id,
+                or_(Container.lease_until.is_(None), Container.lease_until < now),
+            )
+            .values(lease_owner=owner, lease_until=until)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+    return Lease(container_id, owner, until)
+
+
 def hold(session: Session, lease: Lease, now: datetime | None = None) -> Container:
     """Fence: lock the container and check the lease is still ours; returns the container.
 

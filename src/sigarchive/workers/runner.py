@@ -42,6 +42,8 @@ class WorkerLoop:
     poll_interval: float = 1.0
     lease_for: timedelta = timedelta(minutes=5)
     name: str = ""
+    #: Called once per round (cheap housekeeping, e.g. ending storage periods).
+    periodic: Callable[[], object] | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -51,8 +53,11 @@ class WorkerLoop:
 
     def run_once(self) -> int:
         """One round: claim a batch and handle it; returns how many were handled."""
-        leases = claim(self.db, self.name, self.statuses, limit=self.batch,
-                       lease_for=self.lease_for)
+        if self.periodic is not None:
+            self.periodic()
+        leases = claim(
+            self.db, self.name, self.statuses, limit=self.batch, lease_for=self.lease_for
+        )
         for lease in leases:
             if self._stop.is_set():
                 break  # the lease expires and another worker takes the container

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 
-from sigarchive.api.deps import CurrentUser
+from sigarchive import __version__
+from sigarchive.api.deps import CurrentUser, ServicesDep
 from sigarchive.api.schemas import Envelope, IdName, StatusEntry
 from sigarchive.archive.model import STATUS_NAMES, SaveType
+from sigarchive.runtime import DEV_WARNING
 
 router = APIRouter(prefix="/api/dictionary", tags=["dictionary"])
 
@@ -32,6 +36,20 @@ def statuses(request: Request, _user: CurrentUser) -> Envelope[list[StatusEntry]
             )
             for entry in STATUS_NAMES
         ]
+    )
+
+
+@router.get("/system", response_model=Envelope[dict[str, Any]])
+def system(services: ServicesDep, _user: CurrentUser) -> Envelope[dict[str, Any]]:
+    """What this archive runs on; says loudly when the development PKI is in use."""
+    return Envelope(
+        data={
+            "version": __version__,
+            "database": services.db.engine.dialect.name,
+            "tsaUrls": services.tsa_urls,
+            "developmentPki": services.development_pki,
+            "warning": DEV_WARNING if services.development_pki else None,
+        }
     )
 
 

@@ -40,7 +40,8 @@ from sigarchive.archive.queries import (
     signatures_zip,
 )
 from sigarchive.db.models import Container, utcnow
-from sigarchive.errors import ArchiveError, InvalidInput
+from sigarchive.errors import ArchiveError, InvalidInput, NotFound
+from sigarchive.runtime import ArchiveRuntime
 
 router = APIRouter(prefix="/api/document", tags=["document"])
 
@@ -195,6 +196,41 @@ def download_signatures(
     )
 
 
+@router.get("/{container_id}/report", response_model=Envelope[dict[str, Any]])
+def report(
+    container_id: str, user: CurrentUser, actor: CurrentActor, services: ServicesDep
+) -> Envelope[dict[str, Any]]:
+    """Validation report per signature (ETSI EN 319 102-1: indication, sub-indication, signer,
+    times, level), as of the latest enhancement or renewal."""
+    with services.db.session() as session:
+        c = read_container(session, user, actor, container_id, "document.report")
+        signatures = [
+            {
+                "index": s.position + 1,
+                "level": s.level,
+                "signer": s.signer_subject,
+                "signingTime": s.signing_time.isoformat() if s.signing_time else None,
+                "validation": s.report,
+            }
+            for s in c.signatures
+        ]
+        if all(entry["validation"] is None for entry in signatures) and c.status in (1, 2):
+            raise NotFound(
+                f"Container {container_id} has not been validated yet (status {c.status})",
+                code="ReportNotReady",
+            )
+        data = {
+            "id": c.id,
+            "status": c.status,
+            "lastError": c.last_error,
+            "signatureUpdateDate": c.signature_update_date.isoformat()
+            if c.signature_update_date
+            else None,
+            "signatures": signatures,
+        }
+    return Envelope(data=data)
+
+
 def _details(c: Container, zone: ZoneInfo) -> DocumentDetails:
     def local(moment: datetime | None) -> datetime | None:
         return moment.astimezone(zone) if moment is not None else None
@@ -223,7 +259,7 @@ def _details(c: Container, zone: ZoneInfo) -> DocumentDetails:
     )
 
 
-def _audit_refusal(services: Any, actor: Actor, error: ArchiveError) -> None:
+def _audit_refusal(services: ArchiveRuntime, actor: Actor, error: ArchiveError) -> None:
     with services.db.session() as session:
         record(
             session,
