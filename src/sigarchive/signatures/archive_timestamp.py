@@ -23,7 +23,6 @@ tools do not keep chronological.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -522,19 +521,33 @@ class SignatureTimestampCheck:
 # --- Verification helpers -------------------------------------------------------------------
 
 
-def _hashes(algorithm: str, encoding: bytes) -> set[bytes]:
-    """H of the stored encoding and of its DER re-encoding (what Bouncy Castle hashes)."""
-    found = {digest_bytes(algorithm, encoding)}
-    with contextlib.suppress(ValueError):
-        found.add(digest_bytes(algorithm, to_der(encoding)))
-    return found
-
-
-def _certificates_of_token(raw: bytes) -> list[bytes]:
+def _der_or_none(encoding: bytes) -> bytes | None:
     try:
-        return list(parse_timestamp_token(raw).certificate_encodings())
-    except SignatureRejected:
-        return []
+        der = to_der(encoding)
+    except ValueError:
+        return None
+    return der if der != encoding else None
+
+
+class _Candidates:
+    """Objects an index entry may stand for, hashed as stored and — only when needed, since
+    re-encoding a large CRL is slow — in DER, as Bouncy Castle based tools hash them."""
+
+    def __init__(self, algorithm: str, encodings: Iterable[bytes]) -> None:
+        self._algorithm = algorithm
+        self._encodings = list(encodings)
+        self.stored = {digest_bytes(algorithm, e) for e in self._encodings}
+        self._der: set[bytes] | None = None
+
+    @property
+    def der(self) -> set[bytes]:
+        if self._der is None:
+            variants = (_der_or_none(e) for e in self._encodings)
+            self._der = {digest_bytes(self._algorithm, v) for v in variants if v is not None}
+        return self._der
+
+    def __contains__(self, entry: object) -> bool:
+        return entry in self.stored or entry in self.der
 
 
 def _wrap_basic_ocsp(basic: bytes) -> list[bytes]:
@@ -581,26 +594,22 @@ def _revocation_choice_variants(choice: bytes) -> list[bytes]:
     return variants
 
 
-@dataclass
-class _Pools:
-    """Hashes of what an index entry may match, for one index algorithm."""
-
-    certs_inside: set[bytes]
-    certs_outside: set[bytes]
-    crls_inside: set[bytes]
-    crls_outside: set[bytes]
-
-
 def _collect_outside(
     attributes: Sequence[RawAttribute], certs: list[bytes], crls: list[bytes], depth: int = 0
 ) -> None:
-    """Certificates and revocation values held in unsigned attributes (and inside tokens)."""
+    """Certificates and revocation values held in unsigned attributes (certificate-values,
+    revocation-values, time-stamp tokens and the attributes inside those tokens).
+
+    A certificate found only inside an OCSP response does not count, as for DSS (notes §4.3,
+    ``CAdES-BpLTA_removed_ocsp.p7m``: "not found").
+    """
     for attribute in attributes:
         for value in attribute.values:
             try:
                 if attribute.oid == CERTIFICATE_VALUES:
                     certs.extend(t.encoded for t in read_tlv(value)[0].children())
                 elif attribute.oid == REVOCATION_VALUES:
+                    # RevocationValues: crlVals [0], ocspVals [1] (EN 319 122-1 A.1.4)
                     for member in read_tlv(value)[0].children():
                         listed = member.children()[0].children() if member.constructed else []
                         if _is_context(member, 0):
@@ -616,60 +625,56 @@ def _collect_outside(
                 continue
 
 
-def _pools(sd: SignedDataParts, si: SignerInfoParts, algorithm: str) -> _Pools:
-    certs_inside: set[bytes] = set()
-    for c in sd.certificate_choices:
-        certs_inside |= _hashes(algorithm, c)
-    crls_inside: set[bytes] = set()
-    for choice in sd.revocation_choices:
-        for v in _revocation_choice_variants(choice):
-            crls_inside |= _hashes(algorithm, v)
-    # "Outside" means in certificate-values / revocation-values or in a time-stamp token, as
-    # for DSS; a certificate only found inside an OCSP response counts as not found (notes §4.3,
-    # CAdES-BpLTA_removed_ocsp.p7m).
-    out_certs: list[bytes] = []
-    out_crls: list[bytes] = []
-    _collect_outside(si.unsigned_attributes, out_certs, out_crls)
-    return _Pools(
-        certs_inside=certs_inside,
-        certs_outside={h for c in out_certs for h in _hashes(algorithm, c)},
-        crls_inside=crls_inside,
-        crls_outside={h for c in out_crls for h in _hashes(algorithm, c)},
-    )
+def _classify(
+    entries: tuple[bytes, ...], inside: _Candidates, outside: _Candidates
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(positions matching nothing, positions matching only something outside)."""
+    missing: list[int] = []
+    elsewhere: list[int] = []
+    for i, entry in enumerate(entries):
+        if entry in inside:
+            continue
+        (elsewhere if entry in outside else missing).append(i)
+    return tuple(missing), tuple(elsewhere)
 
 
 def _check_index(index: AtsHashIndex, sd: SignedDataParts, si: SignerInfoParts) -> HashIndexCheck:
-    """EN 319 122-1 §5.5.2 consistency, "lax" as DSS applies it (notes §4.3/§4.4)."""
+    """EN 319 122-1 §5.5.2 consistency, "lax" as DSS applies it (notes §4.3, §4.4)."""
     alg = index.algorithm
-    pools = _pools(sd, si, alg)
+    out_certs: list[bytes] = []
+    out_crls: list[bytes] = []
+    _collect_outside(si.unsigned_attributes, out_certs, out_crls)
 
-    def classify(
-        entries: tuple[bytes, ...], inside: set[bytes], outside: set[bytes]
-    ) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        missing = tuple(i for i, e in enumerate(entries) if e not in inside and e not in outside)
-        elsewhere = tuple(i for i, e in enumerate(entries) if e not in inside and e in outside)
-        return missing, elsewhere
-
-    certs_missing, certs_outside = classify(
-        index.certificates, pools.certs_inside, pools.certs_outside
+    certs_missing, certs_outside = _classify(
+        index.certificates,
+        _Candidates(alg, sd.certificate_choices),
+        _Candidates(alg, out_certs),
     )
-    crls_missing, crls_outside = classify(index.crls, pools.crls_inside, pools.crls_outside)
+    crls_missing, crls_outside = _classify(
+        index.crls,
+        _Candidates(
+            alg, (v for c in sd.revocation_choices for v in _revocation_choice_variants(c))
+        ),
+        _Candidates(alg, out_crls),
+    )
 
+    # idx v3: one entry per value, H(attrType || AttributeValue) (EN 319 122-1 §5.5.2);
+    # idx v1/v2: one entry per whole Attribute (TS 101 733 V2.2.1 §6.4.2).
+    per_attribute = [
+        (a, [a.type_tlv + v for v in a.values] if index.version >= 3 else [a.encoded])
+        for a in si.unsigned_attributes
+    ]
     wanted = set(index.unsigned_attrs)
     matched: set[bytes] = set()
     covered: list[tuple[int, str]] = []
-    for attribute in si.unsigned_attributes:
-        if index.version >= 3:
-            # One entry per value: H(attrType || AttributeValue) (§5.5.2).
-            candidates = [_value_hashes(alg, attribute.type_tlv, v) for v in attribute.values]
-        else:
-            # idx v1 / v2: one entry per whole Attribute (TS 101 733 V2.2.1 §6.4.2).
-            candidates = [_hashes(alg, attribute.encoded)]
-        hits = [c & wanted for c in candidates]
-        if any(hits):
+    for attribute, encodings in per_attribute:
+        hits = {digest_bytes(alg, e) for e in encodings} & wanted
+        if not hits and len(wanted) > len(matched):
+            der = (_der_attribute_input(e, index.version) for e in encodings)
+            hits = {digest_bytes(alg, d) for d in der if d is not None} & wanted
+        if hits:
             covered.append((attribute.position, attribute.oid))
-            for hit in hits:
-                matched |= hit
+            matched |= hits
     attrs_missing = tuple(i for i, e in enumerate(index.unsigned_attrs) if e not in matched)
     return HashIndexCheck(
         version=index.version,
@@ -686,12 +691,15 @@ def _check_index(index: AtsHashIndex, sd: SignedDataParts, si: SignerInfoParts) 
     )
 
 
-def _value_hashes(algorithm: str, type_tlv: bytes, value: bytes) -> set[bytes]:
-    """H(attrType || value) as stored and in DER (notes §3, idx v3)."""
-    found = {digest_bytes(algorithm, type_tlv + value)}
-    with contextlib.suppress(ValueError):
-        found.add(digest_bytes(algorithm, to_der(type_tlv) + to_der(value)))
-    return found
+def _der_attribute_input(encoding: bytes, version: int) -> bytes | None:
+    """The DER form of an index input: attrType || value (v3) or the whole Attribute (v1/v2)."""
+    if version < 3:
+        return _der_or_none(encoding)
+    try:
+        type_tlv, end = read_tlv(encoding)
+        return to_der(type_tlv.encoded) + to_der(encoding[end:])
+    except ValueError:
+        return None
 
 
 def _token_or_failure(raw: bytes) -> tuple[TimestampToken | None, str | None]:
