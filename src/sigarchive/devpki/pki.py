@@ -7,15 +7,15 @@ name says ``DEVELOPMENT`` and ``NOT FOR PRODUCTION``: time-stamps and revocation
 from it prove nothing to anyone else. Production configures real TSAs and trust anchors.
 
 Generated with :mod:`cryptography` (keys, certificates, CRL) rather than certomancer:
-certomancer wants key files made beforehand plus a YAML description, its TSA reloads the
-key for every token, and we serve the TSA/OCSP ourselves anyway. Building five certificates
-directly is ~150 lines with no extra moving parts.
+certomancer wants the key files made beforehand plus a YAML description, its TSA reloads the
+key for every token, and we serve TSA and OCSP ourselves anyway (services.py), so it would
+add a configuration format and a dependency on the hot path for what is a few builder calls.
 
 Keys are RSA-2048 (root, TSA, OCSP responder, the main demo signer): every verifier there
-is accepts them (``openssl ts``, Java, .NET, old archive tools), and an archive *verifies*
-far more often than it signs — RSA verification is ~3x faster than P-256 — while RSA-2048
-signing still gives ~1,000 tokens/s. Extra demo signers with P-256 and Ed25519 keys let
-tests cover the other algorithms SPEC §3 requires.
+is accepts them (``openssl ts``, Java, .NET, older archive tools), and an archive *verifies*
+far more often than it signs -- RSA verification is ~3x faster than P-256 -- while RSA-2048
+signing still allows ~800-1,000 tokens/s. Extra demo signers with P-256 and Ed25519 keys let
+tests cover the other algorithms SPEC §3 requires. Creating the PKI takes about 0.5 s.
 
 Layout of ``directory`` (``pki.json`` is written last and marks a complete PKI)::
 
@@ -33,6 +33,7 @@ import logging
 import os
 import re
 import secrets
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -532,13 +533,16 @@ def _refresh_crl_file(pki: DevPki) -> None:
 # ----------------------------------------------------------------------------- helpers
 
 _last_number = 0
+_number_lock = threading.Lock()
 
 
 def _monotonic_number() -> int:
     """Microseconds since the epoch, strictly increasing within this process."""
     global _last_number
-    _last_number = max(_last_number + 1, int(dt.datetime.now(dt.UTC).timestamp() * 1_000_000))
-    return _last_number
+    with _number_lock:
+        now = int(dt.datetime.now(dt.UTC).timestamp() * 1_000_000)
+        _last_number = max(_last_number + 1, now)
+        return _last_number
 
 
 def _signature_hash(key: PrivateKey) -> hashes.SHA256 | None:
