@@ -194,13 +194,20 @@ class SignerInfoParts:
 
     def signed_fields(self, encoding: ImprintEncoding = ImprintEncoding.AS_STORED) -> list[bytes]:
         """version, sid, digestAlgorithm, signedAttrs, signatureAlgorithm, signature (§5.5.3 c)."""
-        fields = [self.version, self.sid, self.digest_algorithm]
+        der = encoding is ImprintEncoding.DER
+
+        def field_bytes(encoded: bytes) -> bytes:
+            return to_der(encoded) if der else encoded
+
+        fields = [field_bytes(self.version), field_bytes(self.sid)]
+        fields.append(field_bytes(self.digest_algorithm))
         if self.signed_attrs is not None:
-            fields.append(self.signed_attrs)
-        fields += [self.signature_algorithm, self.signature.encoded]
-        if encoding is ImprintEncoding.AS_STORED:
-            return fields
-        return [to_der(f, sort_outer_set=f is self.signed_attrs) for f in fields]
+            # [0] IMPLICIT SET OF Attribute: a DER encoder sorts it (X.690 §11.6)
+            attrs = self.signed_attrs
+            fields.append(to_der(attrs, sort_outer_set=True) if der else attrs)
+        fields.append(field_bytes(self.signature_algorithm))
+        fields.append(field_bytes(self.signature.encoded))
+        return fields
 
 
 def signer_info_parts(signer_info: cms.SignerInfo) -> SignerInfoParts:
@@ -386,11 +393,10 @@ def prepare_ats_v3(
     lists what is present at this moment. ``content_digest`` is H(signed content) computed with
     ``algorithm``. The same imprint code verifies existing time-stamps.
     """
-    h = new_hash(algorithm)
-    if len(content_digest) != h.digest_size:
-        raise SignatureRejected(
-            f"content digest has {len(content_digest)} bytes, {algorithm} gives {h.digest_size}",
-            code="InvalidInput",
+    size = new_hash(algorithm).digest_size  # SignatureRejected for an unsupported algorithm
+    if len(content_digest) != size:
+        raise ValueError(
+            f"content digest has {len(content_digest)} bytes, {algorithm} gives {size}"
         )
     index = build_ats_hash_index_v3(signed_data, signer_info, algorithm)
     index_der = index.dump()
@@ -724,7 +730,7 @@ def _outer_certificates(sd: SignedDataParts, si: SignerInfoParts) -> list[x509.C
         try:
             if encoding[:1] == b"\x30":
                 cert = x509.Certificate.load(encoding)
-                _ = cert.serial_number
+                _ = cert.serial_number  # asn1crypto parses lazily: fail here, not later
                 found.append(cert)
         except (ValueError, TypeError, KeyError):
             continue
