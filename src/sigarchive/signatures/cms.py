@@ -12,12 +12,13 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
-from asn1crypto import cms, core, pem, x509
+from asn1crypto import cms, core, parser, pem, tsp, x509
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from sigarchive.errors import SignatureRejected
@@ -183,6 +184,9 @@ def _required_digests(signer_info: cms.SignerInfo, index: int) -> frozenset[str]
     return frozenset({digest, scheme.hash_algorithm or digest})
 
 
+_BASE64_START = re.compile(rb"[A-Za-z0-9+/=\s]*\Z")
+
+
 def _refuse_text(raw: bytes) -> None:
     """Raise ``SignatureIsBase64`` when ``raw`` is base64 or PEM text of a CMS structure."""
     if raw.lstrip()[:11] == b"-----BEGIN ":
@@ -196,6 +200,8 @@ def _refuse_text(raw: bytes) -> None:
                 "base64/PEM: upload the DER (binary) signature file.",
                 code="SignatureIsBase64",
             )
+        return
+    if not _BASE64_START.match(raw[:64]):
         return
     try:
         der = base64.b64decode(b"".join(raw.split()), validate=True)
@@ -245,8 +251,9 @@ def check_signer_info(
 
     ``content_digest(alg)`` is the digest of the signed content: the document, a time-stamp
     token's TSTInfo eContent, or for a counter-signature the countersigned SignerInfo's signature
-    value octets (RFC 5652 §11.4). ``content_type``, when given, must equal the content-type
-    signed attribute (pass the eContentType; leave None for counter-signatures, which have none).
+    value octets (RFC 5652 §11.4). ``content_type`` (asn1crypto name or dotted OID), when given,
+    must equal the content-type signed attribute (RFC 5652 §11.1): pass the eContentType; leave
+    it None for counter-signatures, which have no content-type attribute.
     ``content`` (optional) is the content itself, needed only for Ed25519 without signed
     attributes.
     """
@@ -483,13 +490,26 @@ def _signed_attrs_problem(
     if content_type is not None:
         if "content_type" not in attrs:
             return "the content-type signed attribute is missing (RFC 5652 §5.3)"
-        signed = attrs["content_type"][0]["values"][0].native
-        if signed != content_type:
+        signed = attrs["content_type"][0]["values"][0]
+        if signed.dotted != _content_type_oid(content_type):
             return (
-                f"the content-type signed attribute ({signed}) differs from the signed content's "
-                f"type ({content_type}) (RFC 5652 §5.6)"
+                f"the content-type signed attribute ({signed.native}) differs from the signed "
+                f"content's type ({content_type}) (RFC 5652 §5.6)"
             )
     return None
+
+
+def _content_type_oid(content_type: str) -> str:
+    """Dotted OID of a content type given by asn1crypto name or as an OID.
+
+    asn1crypto's name maps grow as modules register names (``tst_info`` only exists once
+    asn1crypto.tsp is imported), so OIDs are compared, never names.
+    """
+    if content_type[:1].isdigit():
+        return content_type
+    assert tsp  # imported for its side effect: it names id-ct-TSTInfo "tst_info"
+    names: dict[str, str] = {name: oid for oid, name in cms.ContentType._map.items()}
+    return names.get(content_type, content_type)
 
 
 def _signing_time(attrs: dict[str, list[cms.CMSAttribute]]) -> datetime | None:
@@ -515,16 +535,43 @@ def _signed_attrs_variants(signed_attrs: cms.CMSAttributes) -> Iterator[tuple[by
     (``CAdES_A_DETACHED.csig`` and ``Signature-C-DE_CRY-4.p7m`` were signed as stored in non-DER
     order, ``BER_reordered_prova.txt.p7m`` over the sorted form), so both are tried: first the
     stored bytes ("der" when they already are DER, else "as-stored"), then "der-sorted".
-    The re-encoding is made on a separate copy; the parsed structure is never touched.
+    The re-encoding works on a copy of the bytes; the parsed structure is never touched.
     """
-    stored = cms.CMSAttributes(contents=signed_attrs.contents).dump()
+    stored = parser.emit(0, 1, 17, signed_attrs.contents)  # universal, constructed, SET
     try:
-        der = cms.CMSAttributes.load(stored).dump(force=True)
-    except _ASN1_ERRORS:
+        der = _to_der(stored)
+    except (ValueError, RecursionError):
         der = stored  # cannot re-encode: only the stored form can be checked
     yield stored, "der" if der == stored else "as-stored"
     if der != stored:
         yield der, "der-sorted"
+
+
+# Universal string types whose constructed (BER) form DER turns primitive (X.690 §10.2).
+_STRING_TAGS = frozenset({4, 12, 18, 19, 20, 21, 22, 25, 26, 27, 28, 30})
+
+
+def _to_der(encoded: bytes) -> bytes:
+    """Schema-less DER re-encoding of one BER value, the way BouncyCastle's DER output does it.
+
+    Definite lengths (X.690 §10.1), constructed strings made primitive (§10.2), SET members
+    sorted by their encodings (§11.6). Values are not interpreted, so an explicitly encoded
+    DEFAULT stays as it is (as in BouncyCastle, unlike asn1crypto's typed re-encoding).
+    """
+    class_, method, tag, _, contents, _ = parser.parse(encoded, strict=True)
+    if method == 0:
+        return bytes(parser.emit(class_, 0, tag, contents))
+    children = []
+    while contents:
+        size = parser.peek(contents)
+        children.append(_to_der(contents[:size]))
+        contents = contents[size:]
+    if class_ == 0 and tag in _STRING_TAGS:
+        segments = (parser.parse(child)[4] for child in children)
+        return bytes(parser.emit(0, 0, tag, b"".join(segments)))
+    if class_ == 0 and tag == 17:
+        children.sort()
+    return bytes(parser.emit(class_, 1, tag, b"".join(children)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -547,7 +594,7 @@ def verify_against_document(
         raise ValueError(f"document digests missing for {sorted(missing)}")
     signed_data = parsed.signed_data
     certificates = certificates_of(signed_data)
-    content_type = signed_data["encap_content_info"]["content_type"].native
+    content_type = signed_data["encap_content_info"]["content_type"].dotted
     signer_infos = list(signed_data["signer_infos"])
     checks = []
     for index, signer_info in enumerate(signer_infos):
