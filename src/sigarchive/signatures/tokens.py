@@ -131,31 +131,25 @@ def _ess_refs(signer_info_contents: bytes) -> tuple[EssCertRef, ...]:
         key=lambda a: a.oid != SIGNING_CERTIFICATE_V2,
     )
     for attribute in attributes:
+        v2 = attribute.oid == SIGNING_CERTIFICATE_V2
         for value in attribute.values:
-            if attribute.oid == SIGNING_CERTIFICATE_V2:
-                for cid in tsp.SigningCertificateV2.load(value)["certs"]:
+            try:
+                spec = tsp.SigningCertificateV2 if v2 else tsp.SigningCertificate
+                for cid in spec.load(value)["certs"]:
+                    issuer_serial = cid["issuer_serial"]
                     refs.append(
                         EssCertRef(
-                            version=2,
-                            hash_algorithm=cid["hash_algorithm"]["algorithm"].native,
+                            version=2 if v2 else 1,
+                            # ESSCertID (v1) is always SHA-1 (RFC 2634 §5.4.1)
+                            hash_algorithm=cid["hash_algorithm"]["algorithm"].native
+                            if v2
+                            else "sha1",
                             cert_hash=cid["cert_hash"].native,
-                            issuer_serial=cid["issuer_serial"]
-                            if cid["issuer_serial"].native
-                            else None,
+                            issuer_serial=issuer_serial if issuer_serial.native else None,
                         )
                     )
-            else:
-                for cid in tsp.SigningCertificate.load(value)["certs"]:
-                    refs.append(
-                        EssCertRef(
-                            version=1,
-                            hash_algorithm="sha1",
-                            cert_hash=cid["cert_hash"].native,
-                            issuer_serial=cid["issuer_serial"]
-                            if cid["issuer_serial"].native
-                            else None,
-                        )
-                    )
+            except (ValueError, TypeError, KeyError):
+                continue  # unusable reference: reported as a signing-certificate failure
     return tuple(refs)
 
 
@@ -336,7 +330,7 @@ def verify_token(
         ess_reason = "the TSA certificate was not found"
     elif not refs:
         ess_ok = False
-        ess_reason = "no ESS signing-certificate(-v2) attribute (RFC 3161 §2.4.2, RFC 5816)"
+        ess_reason = "no usable ESS signing-certificate(-v2) attribute (RFC 3161 §2.4.2, RFC 5816)"
     elif refs[0].matches(signer):
         ess_ok, ess_reason = True, None
     else:
