@@ -24,6 +24,7 @@ import asyncio
 import functools
 import subprocess
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -121,8 +122,13 @@ def _pyhanko_sign(
     if len(identities) != 1 or not signed_attributes:
         raise ValueError("Ed25519 test signatures have exactly one signer and signed attributes")
     signer = _pyhanko_signer(identities[0].key_path, identities[0].cert_path)
-    content_info = asyncio.run(signer.async_sign_general_data(document, digest, detached=detached))
-    return bytes(content_info.dump())
+    signing = signer.async_sign_general_data(document, digest, detached=detached)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # the usual case: no event loop in this thread
+        return bytes(asyncio.run(signing).dump())
+    with ThreadPoolExecutor(max_workers=1) as pool:  # called from async code (pytest-asyncio)
+        return bytes(pool.submit(asyncio.run, signing).result().dump())
 
 
 @functools.cache
