@@ -6,6 +6,7 @@ PostgreSQL (SPEC §7: both database back-ends pass the same test suite).
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +20,15 @@ from tests.support.postgres import PostgresServer
 from tests.support.server import ArchiveServer
 
 BACKENDS = ["sqlite", "postgresql"]
+
+# Certificates in the corpus name OCSP/CRL/CA URLs on the internet. Tests must never reach
+# them: every HTTP client in this process and in the servers it starts (requests, httpx,
+# aiohttp with trust_env) is sent to a closed loopback proxy for anything but loopback.
+CLOSED_PROXY = "http://127.0.0.1:9"
+for _name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
+    os.environ[_name] = CLOSED_PROXY
+for _name in ("NO_PROXY", "no_proxy"):
+    os.environ[_name] = "localhost,127.0.0.1,::1"
 
 
 @pytest.fixture(scope="session")

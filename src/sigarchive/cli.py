@@ -17,7 +17,6 @@ from rich.table import Table
 
 from sigarchive.archive import accounts, trust
 from sigarchive.archive.audit import Actor
-from sigarchive.archive.renewal import renew_due
 from sigarchive.config import Settings
 from sigarchive.db.engine import Database
 from sigarchive.errors import ArchiveError, Conflict, InvalidInput, NotFound
@@ -227,6 +226,8 @@ def renew(
 ) -> None:
     """Add a new archive time-stamp now to every container due before DATE."""
     due = due_before if due_before.tzinfo else due_before.replace(tzinfo=UTC)
+
+    from sigarchive.archive.renewal import renew_due
 
     def action() -> tuple[int, int]:
         runtime = ArchiveRuntime.open(Settings())

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     problem_after_seconds: int = 3600
     #: First retry delay in seconds (doubled per attempt, capped at one hour).
     retry_first_seconds: float = 5.0
+    #: Seconds to keep waiting for unreachable OCSP/CRL services before archiving without
+    #: their answers (the report then says INDETERMINATE and a problem is recorded).
+    revocation_patience_seconds: int = 3600
     #: Timeout in seconds of each TSA, OCSP or CRL request.
     network_timeout: float = 10.0
     #: Largest attached (enveloping) signature sent as Content without Signs.

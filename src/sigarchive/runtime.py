@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from sigarchive.archive.audit import Actor
 from sigarchive.archive.documents import LocalDocumentStore
-from sigarchive.archive.enhancement import EnhancementPolicy, Enhancer
 from sigarchive.archive.model import ContainerStatus
 from sigarchive.archive.retention import end_storage_periods
 from sigarchive.archive.trust import add_anchor
@@ -23,6 +23,9 @@ from sigarchive.devpki.services import DevPkiServer
 from sigarchive.errors import ServiceUnavailable
 from sigarchive.signatures.timestamps import HttpTimeStamper
 from sigarchive.workers.runner import WorkerLoop
+
+if TYPE_CHECKING:
+    from sigarchive.archive.enhancement import Enhancer
 
 log = logging.getLogger("sigarchive")
 
@@ -95,6 +98,8 @@ class ArchiveRuntime:
         return self._timestamper
 
     def enhancer(self) -> Enhancer:
+        from sigarchive.archive.enhancement import EnhancementPolicy, Enhancer
+
         s = self.settings
         policy = EnhancementPolicy(
             timestamp_algorithm=s.timestamp_algorithm,
@@ -102,6 +107,7 @@ class ArchiveRuntime:
             problem_after=timedelta(seconds=s.problem_after_seconds),
             retry_first=timedelta(seconds=s.retry_first_seconds),
             revocation_timeout=s.network_timeout,
+            revocation_patience=timedelta(seconds=s.revocation_patience_seconds),
         )
         return Enhancer(self.db, self.timestamper, policy, self.settings.documents_dir)
 

@@ -39,8 +39,13 @@ class ArchiveServer:
         env.update(
             SIGARCHIVE_DATA_DIR=str(self.data_dir),
             SIGARCHIVE_DATABASE_URL=self.database_url,
-            **self.extra_env,
+            # quick retries, and no waiting for the corpus' long-gone OCSP/CRL services
+            SIGARCHIVE_POLL_INTERVAL="0.2",
+            SIGARCHIVE_RETRY_FIRST_SECONDS="0.5",
+            SIGARCHIVE_REVOCATION_PATIENCE_SECONDS="0",
+            SIGARCHIVE_NETWORK_TIMEOUT="3",
         )
+        env.update(self.extra_env)
         return env
 
     def start(self) -> ArchiveServer:

@@ -48,7 +48,7 @@ log = logging.getLogger("sigarchive.enhancement")
 
 SYSTEM = Actor.system("signature-updater")
 #: Problems that a successful enhancement closes.
-ENHANCEMENT_PROBLEMS = ("enhancement-failed", "tsa-unavailable", "revocation-unavailable")
+ENHANCEMENT_PROBLEMS = ("enhancement-failed", "tsa-unavailable")
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class EnhancementPolicy:
     retry_max: timedelta = timedelta(hours=1)
     revocation_timeout: float = 10.0
     #: Archive without revocation data once it has been unreachable for this long.
-    revocation_patience: timedelta = timedelta(hours=24)
+    revocation_patience: timedelta = timedelta(hours=1)
 
 
 @dataclass
@@ -147,10 +147,16 @@ class Enhancer:
         # B-LT then B-LTA: validation material for every signer and time-stamp, then an
         # archive-time-stamp-v3 over everything (EN 319 122-1 §5.5.3).
         reports, material, unreachable = self._reports(current, digest_for, roots, fetch=True)
-        if unreachable and utcnow() - created_at < self.policy.revocation_patience:
-            raise ServiceUnavailable(
-                "OCSP/CRL services of the signature's certificates are unreachable",
-                code="RevocationUnavailable",
+        if unreachable:
+            if utcnow() - created_at < self.policy.revocation_patience:
+                raise ServiceUnavailable(
+                    "OCSP/CRL services of the signature's certificates are unreachable",
+                    code="RevocationUnavailable",
+                )
+            self._report_problem(
+                lease,
+                "revocation-unavailable",
+                "Archived without revocation data: OCSP/CRL unreachable",
             )
         extended = cades.add_validation_data(
             current,
@@ -212,6 +218,13 @@ class Enhancer:
             )
             if reports is not None:
                 signature.report = {"signers": reports}
+
+    def _report_problem(self, lease: Lease, kind: str, message: str) -> None:
+        with self.db.session() as session:
+            hold(session, lease)
+            problems.report(
+                session, kind, message, container_id=lease.container_id, severity="warning"
+            )
 
     def _finish(self, lease: Lease, *, renewal: bool) -> None:
         with self.db.session() as session:
