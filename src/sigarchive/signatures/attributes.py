@@ -337,8 +337,9 @@ def register_cades_attributes() -> None:
         known = type_map.setdefault(oid, name)
         if known not in specs:
             specs[known] = _set_of(spec)
-    # asn1crypto builds its name → OID map lazily and caches it: drop it so new names resolve.
-    cms.CMSAttributeType._reverse_map = None
+    # asn1crypto builds its name → OID map once, when the class is first used: rebuild it so
+    # the new names resolve even if an attribute type was used before this module loaded.
+    cms.CMSAttributeType._reverse_map = {name: oid for oid, name in type_map.items()}
 
 
 register_cades_attributes()
