@@ -4,8 +4,8 @@ Every function takes the CMS bytes and returns new CMS bytes. Nothing that exist
 re-encoded: asn1crypto would re-sort SET OF members and turn BER into DER on ``dump()``,
 which changes what earlier time-stamps covered (EN 319 122-1 §5.5.3 hashes fields "in their
 binary encoded form without any modification") and can break the signatures themselves.
-Instead the output is assembled from the stored TLVs (:mod:`.attributes` reads them); only
-these are written new:
+Instead the output is assembled from the stored elements (located by offset with
+:func:`read_element`, joined once at the end); only these are written new:
 
 - appended unsigned attributes, at the END of ``unsignedAttrs`` (a ``[1]`` is created if
   absent). Physical order ≠ DER SET OF order is valid BER and is what EN 319 122-1 readers
@@ -17,9 +17,11 @@ these are written new:
 
 BER: an enclosing element with an indefinite length keeps it (its content is spliced and the
 end-of-contents octets written back), one with a definite length gets the new minimal length.
-Unchanged elements keep their bytes wherever they sit, so a BER file stays BER and every hash
-an existing time-stamp covers (signature value, signedAttrs, certificates, CRLs, attribute
-values, eContent) is unchanged.
+Keeping the form, rather than converting the envelopes to definite lengths, changes the fewest
+bytes: an indefinite envelope needs no length at all, and unchanged elements keep their bytes
+wherever they sit, so a BER file stays BER and every hash an existing time-stamp covers
+(signature value, signedAttrs, certificates, CRLs, attribute values, eContent, and for an
+archive-time-stamp-v2 the certificates/crls elements as stored) is unchanged.
 
 Building an archive-time-stamp-v3 uses :func:`.archive_timestamp.prepare_ats_v3`, the code
 the verifier uses too.
@@ -40,7 +42,6 @@ from sigarchive.signatures.archive_timestamp import (
     ats_hash_index_attribute,
     prepare_ats_v3,
     signature_timestamp_imprint_input,
-    signed_data_parts,
     signer_info_parts,
 )
 from sigarchive.signatures.attributes import (
@@ -48,12 +49,9 @@ from sigarchive.signatures.attributes import (
     ATS_V2,
     ATS_V3,
     SIGNATURE_TIME_STAMP,
-    Tlv,
     der_length,
     der_tlv,
     encode_attribute,
-    octet_string_value,
-    read_tlv,
     to_der,
 )
 from sigarchive.signatures.digests import digest_bytes, new_hash
@@ -63,12 +61,16 @@ from sigarchive.signatures.tokens import parse_timestamp_token
 __all__ = [
     "ID_PKIX_OCSP_BASIC",
     "ID_RI_OCSP_RESPONSE",
+    "Chunk",
+    "Element",
     "add_archive_timestamp_v3",
     "add_signature_timestamp",
     "add_validation_data",
     "append_children",
-    "identifier_octets",
+    "appended",
+    "read_element",
     "rewrap",
+    "wrap",
 ]
 
 #: id-signedData, RFC 5652 §5.1.
@@ -84,51 +86,170 @@ _SEQUENCE, _SET, _INTEGER, _ENUMERATED, _OID = 16, 17, 2, 10, 6
 
 # --- TLV splicing ----------------------------------------------------------------------------
 
-
-def identifier_octets(tlv: Tlv) -> bytes:
-    """The identifier octets of ``tlv`` as stored (one, or more for a tag ≥ 31; X.690 §8.1.2)."""
-    encoded = tlv.encoded
-    if encoded[0] & 0x1F != 0x1F:
-        return encoded[:1]
-    end = 1
-    while encoded[end] & 0x80:
-        end += 1
-    return encoded[: end + 1]
+#: A piece of output: new bytes, or a zero-copy view of stored bytes.
+Chunk = bytes | memoryview
 
 
-def rewrap(tlv: Tlv, content: bytes) -> bytes:
-    """``tlv`` with new content octets: same identifier octets, same length form.
+@dataclass(frozen=True, slots=True)
+class Element:
+    """One BER element inside ``buffer``, located by offsets (X.690 §8.1); nothing is copied.
+
+    :mod:`.attributes` has a reader that copies every element's bytes at every level, which
+    for an attached multi-megabyte document costs seconds and several times its size in
+    memory; the structure walked here only needs offsets.
+    """
+
+    buffer: bytes
+    start: int
+    content_start: int
+    #: End of the content octets (an indefinite length's end-of-contents excluded).
+    content_end: int
+    end: int
+    identifier_length: int
+    tag_class: int
+    constructed: bool
+    tag: int
+    indefinite: bool
+
+    @property
+    def identifier(self) -> bytes:
+        """The identifier octets as stored (X.690 §8.1.2)."""
+        return self.buffer[self.start : self.start + self.identifier_length]
+
+    @property
+    def encoded(self) -> bytes:
+        """The whole element as stored (a copy)."""
+        return self.buffer[self.start : self.end]
+
+    @property
+    def view(self) -> memoryview:
+        """The whole element as stored, without copying."""
+        return memoryview(self.buffer)[self.start : self.end]
+
+    @property
+    def content_view(self) -> memoryview:
+        """The content octets as stored, without copying."""
+        return memoryview(self.buffer)[self.content_start : self.content_end]
+
+    def children(self) -> list[Element]:
+        """The elements inside a constructed element."""
+        found = []
+        position = self.content_start
+        while position < self.content_end:
+            child = read_element(self.buffer, position, self.content_end)
+            found.append(child)
+            position = child.end
+        return found
+
+
+def read_element(buffer: bytes, offset: int = 0, limit: int | None = None) -> Element:
+    """The BER element at ``offset``, which must end by ``limit``; ``ValueError`` if malformed."""
+    limit = len(buffer) if limit is None else limit
+    if offset >= limit:
+        raise ValueError("truncated BER element")
+    first = buffer[offset]
+    position = offset + 1
+    tag = first & 0x1F
+    if tag == 0x1F:  # high tag number form, X.690 §8.1.2.4
+        tag = 0
+        while True:
+            if position >= limit:
+                raise ValueError("truncated BER tag")
+            octet = buffer[position]
+            position += 1
+            tag = (tag << 7) | (octet & 0x7F)
+            if not octet & 0x80:
+                break
+    identifier_length = position - offset
+    if position >= limit:
+        raise ValueError("truncated BER length")
+    constructed = bool(first & 0x20)
+    length_octet = buffer[position]
+    position += 1
+    if length_octet == 0x80:  # indefinite, X.690 §8.1.3.6
+        if not constructed:
+            raise ValueError("indefinite length on a primitive element")
+        cursor = position
+        while True:
+            if cursor + 2 > limit:
+                raise ValueError("end-of-contents missing")
+            if buffer[cursor] == 0 and buffer[cursor + 1] == 0:
+                break
+            cursor = read_element(buffer, cursor, limit).end
+        return Element(
+            buffer, offset, position, cursor, cursor + 2, identifier_length,
+            first >> 6, constructed, tag, True,
+        )  # fmt: skip
+    if length_octet > 0x80:
+        count = length_octet & 0x7F
+        if count > 8 or position + count > limit:
+            raise ValueError("bad BER length")
+        length = int.from_bytes(buffer[position : position + count], "big")
+        position += count
+    else:
+        length = length_octet
+    end = position + length
+    if end > limit:
+        raise ValueError("BER element longer than its container")
+    return Element(
+        buffer, offset, position, end, end, identifier_length, first >> 6, constructed, tag, False
+    )
+
+
+def _size(chunks: Iterable[Chunk]) -> int:
+    return sum(len(c) for c in chunks)
+
+
+def wrap(element: Element, content: Sequence[Chunk]) -> list[Chunk]:
+    """``element`` around new content: same identifier octets, same length form.
 
     An indefinite length stays indefinite (content, then end-of-contents, X.690 §8.1.5); a
     definite one becomes the minimal length of the new content (X.690 §8.1.3).
     """
-    if tlv.indefinite:
-        return identifier_octets(tlv) + b"\x80" + content + b"\x00\x00"
-    return identifier_octets(tlv) + der_length(len(content)) + content
+    if element.indefinite:
+        return [element.identifier + b"\x80", *content, b"\x00\x00"]
+    return [element.identifier + der_length(_size(content)), *content]
 
 
-def append_children(tlv: Tlv, children: Iterable[bytes]) -> bytes:
-    """``tlv`` (constructed) with ``children`` appended after its stored content."""
-    return rewrap(tlv, tlv.content + b"".join(children))
+def appended(element: Element, children: Sequence[Chunk]) -> list[Chunk]:
+    """``element`` (constructed) with ``children`` after its stored content."""
+    return wrap(element, [element.content_view, *children])
 
 
-def _is(tlv: Tlv, tag_class: int, tag: int) -> bool:
-    return tlv.tag_class == tag_class and tlv.tag == tag
+def rewrap(element: Element, content: bytes) -> bytes:
+    """:func:`wrap` as bytes."""
+    return b"".join(wrap(element, [content]))
 
 
-def _whole(data: bytes, what: str) -> Tlv:
+def append_children(element: Element, children: Iterable[bytes]) -> bytes:
+    """:func:`appended` as bytes."""
+    return b"".join(appended(element, list(children)))
+
+
+def _is(element: Element, tag_class: int, tag: int) -> bool:
+    return element.tag_class == tag_class and element.tag == tag
+
+
+def _octets(element: Element) -> bytes:
+    """An OCTET STRING's value; a constructed (BER) one has its segments joined (X.690 §8.7)."""
+    if not element.constructed:
+        return bytes(element.content_view)
+    return b"".join(_octets(segment) for segment in element.children())
+
+
+def _whole(data: bytes, what: str) -> Element:
     """``data`` as exactly one BER element; :class:`InvalidInput` otherwise."""
     try:
-        tlv, end = read_tlv(data)
+        element = read_element(data)
     except (ValueError, IndexError) as exc:
         raise InvalidInput(f"{what} is not BER: {exc}", code="InvalidValidationData") from exc
-    if end != len(data):
+    if element.end != len(data):
         raise InvalidInput(f"{what} has trailing bytes", code="InvalidValidationData")
-    return tlv
+    return element
 
 
-def _oid(tlv: Tlv) -> str:
-    dotted: str = core.ObjectIdentifier.load(tlv.encoded).dotted
+def _oid(encoded: bytes) -> str:
+    dotted: str = core.ObjectIdentifier.load(encoded).dotted
     return dotted
 
 
@@ -136,22 +257,22 @@ def _oid(tlv: Tlv) -> str:
 class _SignedDataTlvs:
     """A ContentInfo holding a SignedData (RFC 5652 §3, §5.1), every part as stored."""
 
-    content_info: Tlv
-    content_type: Tlv
-    explicit: Tlv  # the [0] EXPLICIT around the SignedData
-    signed_data: Tlv
+    content_info: Element
+    content_type: Element
+    explicit: Element  # the [0] EXPLICIT around the SignedData
+    signed_data: Element
     #: version, digestAlgorithms, encapContentInfo, [0] certificates?, [1] crls?, signerInfos
-    members: tuple[Tlv, ...]
+    members: tuple[Element, ...]
 
     @classmethod
     def parse(cls, data: bytes) -> _SignedDataTlvs:
         """Split ``data``; :class:`SignatureRejected` (``NotCms``) if it is no SignedData."""
         try:
-            content_info, end = read_tlv(data)
-            if end != len(data):
+            content_info = read_element(data)
+            if content_info.end != len(data):
                 raise ValueError("trailing bytes after the ContentInfo")
             content_type, explicit = content_info.children()
-            if _oid(content_type) != _ID_SIGNED_DATA or not _is(explicit, _CONTEXT, 0):
+            if _oid(content_type.encoded) != _ID_SIGNED_DATA or not _is(explicit, _CONTEXT, 0):
                 raise ValueError("the ContentInfo does not hold a SignedData")
             (signed_data,) = explicit.children()
             members = tuple(signed_data.children())
@@ -178,40 +299,42 @@ class _SignedDataTlvs:
         return None
 
     @property
-    def signers(self) -> list[Tlv]:
+    def signers(self) -> list[Element]:
         return self.members[-1].children()
 
-    def emit(self, members: Sequence[bytes]) -> bytes:
-        """The ContentInfo with the SignedData members replaced by ``members``."""
-        signed_data = rewrap(self.signed_data, b"".join(members))
-        return rewrap(
-            self.content_info, self.content_type.encoded + rewrap(self.explicit, signed_data)
-        )
+    def stored_members(self) -> list[list[Chunk]]:
+        return [[m.view] for m in self.members]
 
-    def with_signer(self, index: int, signer: bytes) -> bytes:
+    def emit(self, members: Sequence[Sequence[Chunk]]) -> bytes:
+        """The ContentInfo with the SignedData members replaced by ``members``."""
+        signed_data = wrap(self.signed_data, [c for member in members for c in member])
+        explicit = wrap(self.explicit, signed_data)
+        return b"".join(wrap(self.content_info, [self.content_type.view, *explicit]))
+
+    def with_signer(self, index: int, signer: Sequence[Chunk]) -> bytes:
         """The ContentInfo with SignerInfo number ``index`` replaced."""
-        signers = [s.encoded for s in self.signers]
-        signers[index] = signer
-        members = [m.encoded for m in self.members]
-        members[-1] = rewrap(self.members[-1], b"".join(signers))
+        signers: list[Chunk] = []
+        for n, stored in enumerate(self.signers):
+            signers.extend(signer if n == index else [stored.view])
+        members = self.stored_members()
+        members[-1] = wrap(self.members[-1], signers)
         return self.emit(members)
 
 
-def _append_unsigned(signer: Tlv, attributes: Sequence[bytes]) -> bytes:
+def _append_unsigned(signer: Element, attributes: Sequence[bytes]) -> list[Chunk]:
     """A SignerInfo with ``attributes`` appended to its unsignedAttrs (RFC 5652 §5.3)."""
     parts = signer.children()
     if len(parts) < 5:
         raise SignatureRejected("Malformed SignerInfo: too few members", code="NotCms")
+    fields: list[Chunk] = [p.view for p in parts]
     if _is(parts[-1], _CONTEXT, 1):
-        fields = [p.encoded for p in parts[:-1]]
-        fields.append(append_children(parts[-1], attributes))
+        fields[-1:] = appended(parts[-1], attributes)
     else:
-        fields = [p.encoded for p in parts]
         fields.append(der_tlv(0xA1, b"".join(attributes)))
-    return rewrap(signer, b"".join(fields))
+    return wrap(signer, fields)
 
 
-def _unsigned_oids(signer: Tlv) -> set[str]:
+def _unsigned_oids(signer: Element) -> set[str]:
     info = signer_info_parts(cms.SignerInfo.load(signer.encoded))
     return {a.oid for a in info.unsigned_attributes}
 
@@ -283,18 +406,18 @@ def _ocsp_forms(response: bytes) -> tuple[bytes, bytes]:
     try:
         children = tlv.children()
         if _is(children[0], _UNIVERSAL, _ENUMERATED):
-            if children[0].content != b"\x00" or len(children) != 2:
+            if bytes(children[0].content_view) != b"\x00" or len(children) != 2:
                 raise InvalidInput(
                     "the OCSP response is not 'successful' (RFC 6960 §4.2.1): it holds no "
                     "revocation information",
                     code="InvalidValidationData",
                 )
             response_type, octets = children[1].children()[0].children()
-            if _oid(response_type) != ID_PKIX_OCSP_BASIC:
+            if _oid(response_type.encoded) != ID_PKIX_OCSP_BASIC:
                 raise InvalidInput(
                     "the OCSP response is not a BasicOCSPResponse", code="InvalidValidationData"
                 )
-            return response, octet_string_value(octets)
+            return response, _octets(octets)
         if _is(children[0], _UNIVERSAL, _SEQUENCE):
             response_bytes = der_tlv(
                 0x30, core.ObjectIdentifier(ID_PKIX_OCSP_BASIC).dump() + der_tlv(0x04, response)
@@ -305,7 +428,7 @@ def _ocsp_forms(response: bytes) -> tuple[bytes, bytes]:
     raise InvalidInput("not an OCSP response", code="InvalidValidationData")
 
 
-def _revocation_encodings(choices: Iterable[Tlv]) -> list[bytes]:
+def _revocation_encodings(choices: Iterable[Element]) -> list[bytes]:
     """Every encoding a stored RevocationInfoChoice may be recognised by (CRL, OCSP forms)."""
     found: list[bytes] = []
     for choice in choices:
@@ -315,7 +438,7 @@ def _revocation_encodings(choices: Iterable[Tlv]) -> list[bytes]:
         with contextlib.suppress(ValueError, IndexError, InvalidInput):
             other_format, info = choice.children()
             found.append(info.encoded)
-            if _oid(other_format) in (ID_RI_OCSP_RESPONSE, ID_PKIX_OCSP_BASIC):
+            if _oid(other_format.encoded) in (ID_RI_OCSP_RESPONSE, ID_PKIX_OCSP_BASIC):
                 found.extend(_ocsp_forms(info.encoded))
     return found
 
@@ -372,26 +495,26 @@ def _missing(
 
 def _with_material(parsed: _SignedDataTlvs, new: _Candidates) -> bytes:
     """The ContentInfo with ``new`` appended to certificates / crls (RFC 5652 §5.1)."""
-    members = [m.encoded for m in parsed.members]
+    members = parsed.stored_members()
     cert_field, crl_field = parsed.position(0), parsed.position(1)
     crls = [element for element, _ in new.crls]
     certificates = [element for element, _ in new.certificates]
     if crls:
         if crl_field is not None:
-            members[crl_field] = append_children(parsed.members[crl_field], crls)
+            members[crl_field] = appended(parsed.members[crl_field], crls)
         else:  # [1] crls goes right before signerInfos
-            members.insert(len(members) - 1, der_tlv(0xA1, b"".join(crls)))
+            members.insert(len(members) - 1, [der_tlv(0xA1, b"".join(crls))])
     if certificates:
         if cert_field is not None:
-            members[cert_field] = append_children(parsed.members[cert_field], certificates)
+            members[cert_field] = appended(parsed.members[cert_field], certificates)
         else:  # [0] certificates goes right after encapContentInfo
-            members.insert(3, der_tlv(0xA0, b"".join(certificates)))
+            members.insert(3, [der_tlv(0xA0, b"".join(certificates))])
     if any(element[:1] == b"\xa1" for element in crls):
         # RFC 5652 §5.1: with an "other" RevocationInfoChoice the version MUST be 5. Nothing
         # signed or time-stamped covers SignedData.version.
-        version = int.from_bytes(parsed.members[0].content, "big", signed=True)
+        version = int.from_bytes(parsed.members[0].content_view, "big", signed=True)
         if version < 5:
-            members[0] = b"\x02\x01\x05"
+            members[0] = [b"\x02\x01\x05"]
     return parsed.emit(members)
 
 
@@ -441,11 +564,8 @@ def _add_to_newest_archive_token(
                     gen_time = parse_timestamp_token(value).gen_time
                     if newest is None or gen_time >= newest[0]:
                         newest = (gen_time, s, attribute.position, v)
-    if newest is None:
-        raise SignatureRejected(
-            "no archive time-stamp token of this signature can hold validation data",
-            code="InvalidArchiveTimestamp",
-        )
+    if newest is None:  # no readable token: those time-stamps are broken anyway
+        return _with_material(parsed, new)
     _, s, position, v = newest
     signer = parsed.signers[s]
     parts = signer.children()
@@ -458,14 +578,15 @@ def _add_to_newest_archive_token(
     new = _Candidates(_missing(new.certificates, known_certs), _missing(new.crls, known_crls))
     if not new.certificates and not new.crls:
         return signature
-    new_values = [x.encoded for x in values]
+    new_values: list[Chunk] = [x.view for x in values]
     new_values[v] = _with_material(token, new)
-    new_attributes = [a.encoded for a in attributes]
-    new_attributes[position] = rewrap(
-        attributes[position], attribute_type.encoded + rewrap(values_set, b"".join(new_values))
+    new_attributes: list[Chunk] = [a.view for a in attributes]
+    new_attributes[position : position + 1] = wrap(
+        attributes[position], [attribute_type.view, *wrap(values_set, new_values)]
     )
-    fields = [p.encoded for p in parts[:-1]] + [rewrap(unsigned, b"".join(new_attributes))]
-    return parsed.with_signer(s, rewrap(signer, b"".join(fields)))
+    fields: list[Chunk] = [p.view for p in parts[:-1]]
+    fields.extend(wrap(unsigned, new_attributes))
+    return parsed.with_signer(s, wrap(signer, fields))
 
 
 # --- B-LTA: archive-time-stamp-v3 -------------------------------------------------------------
@@ -478,27 +599,36 @@ def _with_digest_algorithm(parsed: _SignedDataTlvs, algorithm: str) -> bytes:
     digest_algorithms = parsed.members[1]
     for identifier in digest_algorithms.children():
         with contextlib.suppress(ValueError, IndexError):
-            if _oid(identifier.children()[0]) == wanted:
-                return parsed.content_info.encoded
-    members = [m.encoded for m in parsed.members]
+            if _oid(identifier.children()[0].encoded) == wanted:
+                return parsed.content_info.buffer
+    members = parsed.stored_members()
     # RFC 5754 §2: SHA-2 AlgorithmIdentifiers are generated with absent parameters.
-    members[1] = append_children(digest_algorithms, [der_tlv(0x30, oid.dump())])
+    members[1] = appended(digest_algorithms, [der_tlv(0x30, oid.dump())])
     return parsed.emit(members)
 
 
 def _content_digest(
     parsed: _SignedDataTlvs, content_digest_for: Callable[[str], bytes] | None, algorithm: str
 ) -> bytes:
+    """H(signed content) for EN 319 122-1 §5.5.3 b): from the caller, or from eContent."""
     if content_digest_for is not None:
         return content_digest_for(algorithm)
-    e_content = signed_data_parts(cms.SignedData.load(parsed.signed_data.encoded)).e_content
-    if e_content is None:
+    encap = parsed.members[2].children()
+    if len(encap) < 2 or not _is(encap[1], _CONTEXT, 0):
         raise InvalidInput(
             "the signature is detached: the document's digest is needed for an "
             "archive-time-stamp-v3 (EN 319 122-1 §5.5.3 b)",
             code="DocumentRequired",
         )
-    return digest_bytes(algorithm, e_content)
+    h = new_hash(algorithm)
+    pending = encap[1].children()[:1]  # the eContent OCTET STRING, BER segments hashed in order
+    while pending:
+        element = pending.pop(0)
+        if element.constructed:
+            pending[:0] = element.children()
+        else:
+            h.update(element.content_view)
+    return h.digest()
 
 
 def add_archive_timestamp_v3(
