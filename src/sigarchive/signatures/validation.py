@@ -21,7 +21,9 @@ newest at the validation time); signature-time-stamps at the POE of the oldest v
 time-stamp; the signer's path at the best signature time, the earliest POE of the signature.
 So a signer certificate that expired, or was revoked, after a valid time-stamp does not fail.
 Revocation information issued after such a time is accepted (it is what proves the status at
-that time); a revocation dated after it does not count against it.
+that time); a revocation dated after it does not count against it. Simplification: OCSP
+responders and CRL issuers are validated at the same time as the certificate they speak about
+(pyhanko-certvalidator's point-in-time model), not with POEs of their own as §5.6.2.2 would.
 
 Missing revocation information never raises and never blocks archiving (SPEC §3): it gives
 INDETERMINATE with a reason. ``revocation_unavailable`` tells the caller to retry only when an
@@ -38,7 +40,7 @@ import logging
 from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 from asn1crypto import cms, crl, ocsp, x509
 from cryptography import x509 as crypto_x509
@@ -60,7 +62,6 @@ from pyhanko_certvalidator.errors import (
     PathValidationError,
     RevokedError,
     StaleRevinfoError,
-    ValidationError,
 )
 from pyhanko_certvalidator.fetchers import CertificateFetcher, CRLFetcher, Fetchers, OCSPFetcher
 from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
@@ -138,6 +139,9 @@ FETCH_LIMITS = FetchLimits(max_requests=64, max_cert_requests=16, max_aia_urls_p
 _ID_RI_OCSP_RESPONSE = "1.3.6.1.5.5.7.16.2"
 _ID_PKIX_OCSP_BASIC = "1.3.6.1.5.5.7.48.1.1"
 
+#: CertID hash algorithms pyhanko-certvalidator can match (RFC 6960 §4.1.1).
+_CERT_ID_HASHES = frozenset({"sha1", "sha256"})
+
 #: Failure code of a signer whose signed content digest the caller could not give.
 _CONTENT_NOT_FOUND = "SignedContentNotFound"
 
@@ -158,7 +162,7 @@ _SIGNER_FAILURES: dict[str, tuple[str, str, str]] = {
 }
 
 ContentDigestFor = Callable[[str], bytes]
-TrustRoot = x509.Certificate | crypto_x509.Certificate
+TrustRoot: TypeAlias = "x509.Certificate | crypto_x509.Certificate"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -305,7 +309,7 @@ def _is_network_failure(exc: BaseException) -> bool:
     while root.__cause__ is not None:
         root = root.__cause__
     if root is exc:
-        return isinstance(exc, OSError)  # no cause: fetch budget, no URL ...
+        return False  # no cause: fetch budget exhausted, no URL ...
     if isinstance(root, OCSPValidationError | CRLValidationError | ValueError):
         return "try_later" in str(root)
     return True
@@ -383,7 +387,7 @@ class _LoggingCertificateFetcher(CertificateFetcher):
         self._inner = inner
         self._failures = failures
 
-    async def fetch_cert_issuers(  # type: ignore[override]
+    async def fetch_cert_issuers(
         self, cert: x509.Certificate | cms.AttributeCertificateV2
     ) -> AsyncGenerator[x509.Certificate, None]:
         try:
@@ -393,7 +397,7 @@ class _LoggingCertificateFetcher(CertificateFetcher):
             message = f"issuer certificate of {_describe(cert)} not fetched: {exc!r}"
             self._failures.append(_FetchFailure("certificate", True, message))
 
-    async def fetch_crl_issuers(  # type: ignore[override]
+    async def fetch_crl_issuers(
         self, certificate_list: crl.CertificateList
     ) -> AsyncGenerator[x509.Certificate, None]:
         try:
@@ -461,9 +465,22 @@ class _Embedded:
                 )
                 der = response.dump()
             response = ocsp.OCSPResponse.load(der)
-            _ = response["response_status"].native
-        except cms_core._ASN1_ERRORS as exc:
+            if response["response_status"].native != "successful":
+                return  # RFC 6960 §4.2.1: no status information in it
+            algorithms = {
+                single["cert_id"]["hash_algorithm"]["algorithm"].native
+                for single in response.basic_ocsp_response["tbs_response_data"]["responses"]
+            }
+        except (*cms_core._ASN1_ERRORS, AttributeError) as exc:
             self.problems.append(f"an embedded OCSP response is malformed ({exc})")
+            return
+        if not algorithms <= _CERT_ID_HASHES:
+            # pyhanko-certvalidator matches CertIDs by SHA-1 and SHA-256 only, and fails on
+            # anything else (even when a CRL could answer): leave such responses out.
+            self.problems.append(
+                "an embedded OCSP response identifies certificates by "
+                f"{', '.join(sorted(algorithms - _CERT_ID_HASHES))}, which cannot be used"
+            )
             return
         if self._new(der):
             self.ocsps.append(response)
@@ -587,84 +604,29 @@ class _Paths:
     async def validate(self, certificate: x509.Certificate, moment: datetime) -> _PathOutcome:
         """RFC 5280 §6.1 path validation with revocation at ``moment``; never raises."""
         start = len(self._failures)
-        context = self.context(moment)
         try:
             path = await CertificateValidator(
-                certificate, validation_context=context
+                certificate, validation_context=self.context(moment)
             ).async_validate_path()
-        except RevokedError as exc:
-            self.paths.append(exc.original_path)
-            if exc.is_ee_cert:
-                return _PathOutcome(
-                    INDETERMINATE,
-                    REVOKED_NO_POE,
-                    ("SignerRevoked",),
-                    (str(exc),),
-                    REVOKED_STATUS,
-                    exc.original_path,
-                    leaf_revoked_at=exc.revocation_dt,
-                )
-            # EN 319 102-1 §5.2.6.4: a revoked CA certificate without POE before its revocation.
-            return _PathOutcome(
-                INDETERMINATE,
-                REVOKED_CA_NO_POE,
-                ("ChainCertificateRevoked",),
-                (str(exc),),
-                REVOKED_STATUS,
-                exc.original_path,
-            )
-        except (ExpiredError, NotYetValidError) as exc:
-            self.paths.append(exc.original_path)
-            expired = isinstance(exc, ExpiredError)
-            reason = "CertificateExpired" if expired else "CertificateNotYetValid"
-            if not exc.is_ee_cert:
-                reason = "Chain" + reason
-            # EN 319 102-1 §5.2.6.4: outside the validity period at the validation time.
-            return _PathOutcome(
-                INDETERMINATE,
-                OUT_OF_BOUNDS_NO_POE,
-                (reason,),
-                (str(exc),),
-                NOT_CHECKED,
-                exc.original_path,
-                leaf_not_yet_valid=not expired and exc.is_ee_cert,
-            )
-        except DisallowedAlgorithmError as exc:
-            self.paths.append(exc.original_path)
-            # EN 319 102-1 §5.2.8: cryptographic constraints, no POE before the algorithm aged.
-            return _PathOutcome(
-                INDETERMINATE,
-                CRYPTO_CONSTRAINTS_FAILURE_NO_POE,
-                ("WeakAlgorithm",),
-                (str(exc),),
-                NOT_CHECKED,
-                exc.original_path,
-            )
-        except InsufficientRevinfoError as exc:
-            self.paths.append(exc.original_path)
-            return self._no_revocation(exc, self._failures[start:])
         except PathValidationError as exc:
             self.paths.append(exc.original_path)
-            return _PathOutcome(
-                INDETERMINATE,
-                CERTIFICATE_CHAIN_GENERAL_FAILURE,
-                ("ChainInvalid",),
-                (str(exc),),
-                NOT_CHECKED,
-                exc.original_path,
-            )
+            return self._path_failure(exc, self._failures[start:])
         except (PathBuildingError, InvalidCertificateError) as exc:
             # EN 319 102-1 §5.2.6.4 / RFC 5280 §6: no path to a configured trust anchor.
+            fetches = (f.message for f in self._failures[start:] if f.kind == "certificate")
             return _PathOutcome(
                 INDETERMINATE,
                 NO_CERTIFICATE_CHAIN_FOUND,
                 ("NoChain",),
-                (f"no certificate path to a trust anchor: {exc}",),
+                (f"no certificate path to a trust anchor: {exc}", *fetches),
                 NOT_CHECKED,
                 None,
             )
-        except (ValidationError, *cms_core._ASN1_ERRORS) as exc:  # malformed certificates
-            log.debug("path validation failed", exc_info=True)
+        except Exception as exc:
+            # Malformed certificates or revocation data, and pyhanko-certvalidator's own
+            # failures (e.g. AttributeError on an OCSP CertID hashed with SHA-512): a report,
+            # never an exception (SPEC §3: archiving is never blocked).
+            log.warning("certificate path validation failed unexpectedly", exc_info=True)
             return _PathOutcome(
                 INDETERMINATE,
                 CERTIFICATE_CHAIN_GENERAL_FAILURE,
@@ -677,6 +639,52 @@ class _Paths:
         # A certificate that is itself a trust anchor has no revocation to check (§6.1).
         revocation = GOOD if path.pkix_len > 0 else NOT_CHECKED
         return _PathOutcome(TOTAL_PASSED, None, (), (), revocation, path)
+
+    def _path_failure(
+        self, exc: PathValidationError, failures: Sequence[_FetchFailure]
+    ) -> _PathOutcome:
+        """EN 319 102-1 §5.2.6.4: the X.509 validation building block's sub-indications."""
+
+        def failed(
+            sub: str,
+            reason: str,
+            revocation: str = NOT_CHECKED,
+            *,
+            revoked_at: datetime | None = None,
+            not_yet_valid: bool = False,
+        ) -> _PathOutcome:
+            return _PathOutcome(
+                INDETERMINATE,
+                sub,
+                (reason,),
+                (str(exc),),
+                revocation,
+                exc.original_path,
+                leaf_revoked_at=revoked_at,
+                leaf_not_yet_valid=not_yet_valid,
+            )
+
+        if isinstance(exc, RevokedError):
+            if exc.is_ee_cert:  # TOTAL-FAILED/REVOKED is decided with the signing time
+                return failed(
+                    REVOKED_NO_POE, "SignerRevoked", REVOKED_STATUS, revoked_at=exc.revocation_dt
+                )
+            return failed(REVOKED_CA_NO_POE, "ChainCertificateRevoked", REVOKED_STATUS)
+        if isinstance(exc, ExpiredError | NotYetValidError):
+            # Outside the validity period at the time validated at (no POE inside it).
+            reason = (
+                "CertificateExpired" if isinstance(exc, ExpiredError) else "CertificateNotYetValid"
+            )
+            if not exc.is_ee_cert:
+                reason = "Chain" + reason
+            not_yet_valid = isinstance(exc, NotYetValidError) and exc.is_ee_cert
+            return failed(OUT_OF_BOUNDS_NO_POE, reason, not_yet_valid=not_yet_valid)
+        if isinstance(exc, DisallowedAlgorithmError):
+            # EN 319 102-1 §5.2.8: cryptographic constraints, no POE before the algorithm aged.
+            return failed(CRYPTO_CONSTRAINTS_FAILURE_NO_POE, "WeakAlgorithm")
+        if isinstance(exc, InsufficientRevinfoError):
+            return self._no_revocation(exc, failures)
+        return failed(CERTIFICATE_CHAIN_GENERAL_FAILURE, "ChainInvalid")
 
     def _no_revocation(
         self, exc: InsufficientRevinfoError, failures: Sequence[_FetchFailure]
@@ -704,7 +712,9 @@ class _Paths:
             reason, status = "RevocationNotChecked", NOT_CHECKED
         else:
             reason, status = "NoRevocationInfo", UNKNOWN
-        return _PathOutcome(INDETERMINATE, TRY_LATER, (reason,), messages, status, exc.original_path)
+        return _PathOutcome(
+            INDETERMINATE, TRY_LATER, (reason,), messages, status, exc.original_path
+        )
 
     def material(self, fetched_ocsps: Iterable[bytes], fetched_crls: Iterable[bytes]) -> _Material:
         """Certificates of every path validated, responders and CRL issuers with theirs."""
@@ -730,7 +740,7 @@ class _Paths:
 
     def _add_validated_path(self, material: _Material, certificate: x509.Certificate) -> None:
         for context in self._contexts.values():
-            path = context.check_validation(certificate)
+            path = context.check_validation(certificate)  # type: ignore[no-untyped-call]
             if path is not None:
                 material.add_path(path)
                 return
@@ -816,6 +826,9 @@ async def _check_stamp(stamp: _Stamp, paths: _Paths, moment: datetime) -> _Stamp
     tsa = stamp.token_check.signer_certificate if stamp.token_check is not None else None
     signature_ok = stamp.token_check is not None and stamp.token_check.signature_ok
     outcome: _PathOutcome | None = None
+    indication: str
+    sub: str | None
+    problem: str | None
     if not stamp.technically_ok:
         code = stamp.failure_code or HASH_FAILURE
         broken = code in (HASH_FAILURE, SIG_CRYPTO_FAILURE, FORMAT_FAILURE)
@@ -967,7 +980,9 @@ async def async_validate_signature(
         run.messages.append(exc.description)
 
     # EN 319 102-1 §5.2.7 / §5.2.8: the signature value and the message digest.
-    check = _check_signer(parsed, signer_info, embedded.certificates, content_digest_for)
+    check = _check_signer(
+        parsed, signer_index, signer_info, embedded.certificates, content_digest_for
+    )
     run.signer_check = check
     if check.failure_code is not None:
         indication, sub, reason = _SIGNER_FAILURES.get(
@@ -991,7 +1006,7 @@ async def async_validate_signature(
         )
     finally:
         if backend is not None:
-            await backend.close()
+            await backend.close()  # type: ignore[no-untyped-call]
 
 
 def _logging_fetchers(fetchers: Fetchers, failures: list[_FetchFailure]) -> Fetchers:
@@ -1067,6 +1082,7 @@ async def _validate_with_paths(
 
 def _check_signer(
     parsed: cms_core.ParsedSignature,
+    index: int,
     signer_info: cms.SignerInfo,
     certificates: Sequence[x509.Certificate],
     content_digest_for: ContentDigestFor,
@@ -1076,13 +1092,14 @@ def _check_signer(
             signer_info,
             certificates,
             content_digest_for,
+            index,
             content_type=parsed.signed_data["encap_content_info"]["content_type"].native,
             content=parsed.encapsulated_content,
         )
     except (LookupError, ArchiveError) as exc:
         # EN 319 102-1 §5.2.8: the signed data object cannot be obtained.
         return cms_core.SignerCheck(
-            index=0,
+            index=index,
             signer_certificate=cms_core.find_signer_certificate(signer_info["sid"], certificates),
             signer_subject=None,
             digest_algorithm=signer_info["digest_algorithm"]["algorithm"].native,
