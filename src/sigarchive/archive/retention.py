@@ -29,7 +29,7 @@ def end_storage_periods(db: Database, now: datetime | None = None, limit: int = 
             .limit(limit)
         )
         if db.is_postgresql:
-            query = query.with_for_update(skip_locked=True)
+            query = query.with_for_update(skip_locked=True, of=Container)
         ended = list(session.scalars(query))
         for container in ended:
             container.status = int(ContainerStatus.STORAGE_PERIOD_ENDED)

@@ -54,7 +54,10 @@ class WorkerLoop:
     def run_once(self) -> int:
         """One round: claim a batch and handle it; returns how many were handled."""
         if self.periodic is not None:
-            self.periodic()
+            try:
+                self.periodic()
+            except Exception:  # housekeeping must not stop the real work
+                log.exception("%s: periodic task failed", self.name)
         leases = claim(
             self.db, self.name, self.statuses, limit=self.batch, lease_for=self.lease_for
         )
