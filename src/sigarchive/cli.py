@@ -243,6 +243,50 @@ def renew(
     print(renewed)
 
 
+@app.command()
+def verify(
+    signature: Annotated[str, typer.Argument(help="CMS/CAdES signature file; - reads stdin.")],
+    content: Annotated[
+        Path | None,
+        typer.Option("--content", help="The signed document (detached signatures).", exists=True),
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    trust_files: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--trust",
+            help="Trust anchor(s), PEM or DER (repeatable): adds offline path "
+            "validation (EN 319 102-1).",
+            exists=True,
+        ),
+    ] = None,
+) -> None:
+    """Verify a signature offline: signature values, digests, (archive) time-stamps.
+
+    Exit code 0: PASSED or WARNINGS; 1: FAILED; 2: unreadable input; 3: INDETERMINATE."""
+    import json
+
+    from sigarchive.signatures.verify import (
+        load_trust_roots,
+        print_report,
+        read_signature,
+        verify_file,
+    )
+
+    def action() -> tuple[int, str | None]:
+        roots = load_trust_roots(trust_files) if trust_files else None
+        report = verify_file(read_signature(signature), content, trust_roots=roots)
+        if json_output:
+            return report.exit_code, json.dumps(report.to_json(), indent=2, ensure_ascii=False)
+        print_report(report, out)
+        return report.exit_code, None
+
+    code, text = _run(action)
+    if text is not None:
+        print(text)
+    raise typer.Exit(code)
+
+
 def main() -> None:
     app()
 
