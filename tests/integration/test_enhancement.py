@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 import zipfile
 from datetime import UTC, datetime, timedelta
 
@@ -11,24 +10,12 @@ import httpx
 from asn1crypto import cms
 
 from tests.conftest import Tenant
-from tests.integration.test_documents_api import DOCUMENT, ok, upload
+from tests.integration.test_documents_api import DOCUMENT, ok, upload, wait_for_status
 from tests.support.cades_checks import check_archived_signature
 from tests.support.server import ArchiveServer
 from tests.support.signing import make_signature
 
 ARCHIVED = 4
-
-
-def wait_for_status(
-    client: httpx.Client, container_id: str, status: int = ARCHIVED, timeout: float = 60
-) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        details = ok(client.get(f"/api/document/{container_id}"))
-        if details["status"] == status:
-            return details
-        assert time.monotonic() < deadline, f"still status {details['status']}: {details}"
-        time.sleep(0.2)
 
 
 def downloaded_signatures(client: httpx.Client, container_id: str) -> list[bytes]:

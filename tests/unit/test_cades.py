@@ -192,7 +192,8 @@ def verify_document(signature: bytes, document: bytes) -> None:
 
 
 def _levels(signature: bytes) -> set[str]:
-    return {signature_level(si) for si in _signers(signature)[1]}
+    signed_data = cms.ContentInfo.load(signature)["content"]
+    return {signature_level(si, signed_data) for si in _signers(signature)[1]}
 
 
 # --- the TLV splicing helper --------------------------------------------------------------------
@@ -342,12 +343,6 @@ def test_b_to_lta_and_renewal(
         assert {SIGNATURE_TIME_STAMP, ATS_V3} <= covered
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="levels.signature_level(signer_info) only looks for certificate-values and "
-    "revocation-values unsigned attributes; baseline B-LT (EN 319 122-1 §6.3) keeps the "
-    "validation data in SignedData.certificates/crls, which a SignerInfo alone cannot show",
-)
 def test_levels_reports_b_lt(tsa: HttpTimeStamper, tsa_material: Material) -> None:
     t_level = cades.add_signature_timestamp(make_signature(DOCUMENT), tsa)
     lt_level = cades.add_validation_data(

@@ -158,7 +158,10 @@ def store_container(
                         digest_algorithm=verified.digest_algorithm,
                         document_digest=verified.document_digest,
                         is_attached=verified.parsed.is_attached,
-                        level=signature_level(verified.parsed.signed_data["signer_infos"][0]),
+                        level=signature_level(
+                            verified.parsed.signed_data["signer_infos"][0],
+                            verified.parsed.signed_data,
+                        ),
                         signer_subject=signer.signer_subject,
                         signing_time=signer.signing_time,
                     )

@@ -30,13 +30,24 @@ def unsigned_attribute_oids(signer_info: cms.SignerInfo) -> list[str]:
     return [attr["type"].dotted for attr in attrs]
 
 
-def signature_level(signer_info: cms.SignerInfo) -> str:
-    """``B-B``, ``B-T``, ``B-LT`` or ``B-LTA`` for one signer."""
+def signature_level(signer_info: cms.SignerInfo, signed_data: cms.SignedData | None = None) -> str:
+    """``B-B``, ``B-T``, ``B-LT`` or ``B-LTA`` for one signer.
+
+    B-LT is recognised from certificate-/revocation-values attributes (TS 101 733 XL style)
+    or, for the baseline form (EN 319 122-1 §6.3), from revocation data in SignedData.crls —
+    which needs ``signed_data``.
+    """
     oids = set(unsigned_attribute_oids(signer_info))
     if oids & ARCHIVE_TIME_STAMPS:
         return "B-LTA"
     if SIGNATURE_TIME_STAMP not in oids:
         return "B-B"
     if CERTIFICATE_VALUES in oids and REVOCATION_VALUES in oids:
+        return "B-LT"
+    if (
+        signed_data is not None
+        and not isinstance(signed_data["crls"], core.Void)
+        and len(signed_data["crls"])
+    ):
         return "B-LT"
     return "B-T"
