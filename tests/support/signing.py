@@ -201,3 +201,57 @@ def _children(der: bytes) -> list[bytes]:
         children.append(value[: size + length])
         value = value[size + length :]
     return children
+
+
+def sign_with(document: bytes, certificate: Path, private_key: Path) -> bytes:
+    """A detached CMS signature over ``document`` by a given certificate and key (openssl)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        content = Path(tmp, "document")
+        content.write_bytes(document)
+        result = subprocess.run(
+            [
+                "openssl",
+                "cms",
+                "-sign",
+                "-binary",
+                "-in",
+                str(content),
+                "-signer",
+                str(certificate),
+                "-inkey",
+                str(private_key),
+                "-outform",
+                "DER",
+                "-md",
+                "sha256",
+            ],
+            capture_output=True,
+            check=True,
+        )
+        return result.stdout
+
+
+def sign_file(path: Path, *, key: str = "rsa") -> bytes:
+    """A detached signature over a file on disk, streamed by openssl (for large documents)."""
+    identity = throwaway_pki().identity(key, 1)
+    result = subprocess.run(
+        [
+            "openssl",
+            "cms",
+            "-sign",
+            "-binary",
+            "-in",
+            str(path),
+            "-signer",
+            str(identity.cert_path),
+            "-inkey",
+            str(identity.key_path),
+            "-outform",
+            "DER",
+            "-md",
+            "sha256",
+        ],
+        capture_output=True,
+        check=True,
+    )
+    return result.stdout
