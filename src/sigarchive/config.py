@@ -6,17 +6,50 @@ Nothing here is a module-level global: the server, the workers and the CLI each 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_FILE_VARIABLE = "SIGARCHIVE_CONFIG_FILE"
+DEFAULT_CONFIG_FILE = "sigarchive.toml"
 
 
 class Settings(BaseSettings):
-    """Runtime configuration of one archive process."""
+    """Runtime configuration of one archive process.
+
+    Read from ``SIGARCHIVE_*`` environment variables, then from a TOML file
+    (``SIGARCHIVE_CONFIG_FILE``, default ``./sigarchive.toml`` when it exists) whose keys are
+    the same names without the prefix, e.g. ``tsa_url = ["https://tsa1/", "https://tsa2/"]``.
+    The environment wins over the file.
+    """
 
     model_config = SettingsConfigDict(env_prefix="SIGARCHIVE_", extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = Path(os.environ.get(CONFIG_FILE_VARIABLE, DEFAULT_CONFIG_FILE))
+        if CONFIG_FILE_VARIABLE in os.environ and not toml_file.is_file():
+            raise ValueError(f"{CONFIG_FILE_VARIABLE}={toml_file} is not a file")
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
+        )
 
     data_dir: Path = Field(default=Path("./sigarchive-data"))
     #: SQLAlchemy URL; empty means the embedded SQLite database under ``data_dir``.
@@ -58,10 +91,20 @@ class Settings(BaseSettings):
     #: Time zone for date-only ArchiveDate values and for dates in responses (IANA name).
     timezone: str = "UTC"
 
+    @field_validator("tsa_url", mode="before")
+    @classmethod
+    def _url_list(cls, value: object) -> object:
+        if isinstance(value, list):
+            return " ".join(str(url) for url in value)
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        ZoneInfo(value)
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
     @property

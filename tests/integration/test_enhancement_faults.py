@@ -238,3 +238,27 @@ def test_a_tsa_that_is_not_ours(
     wait_for_status(client, container_id)
     [signature] = downloaded_signatures(client, container_id)
     assert check_archived_signature(signature, DOCUMENT, tsa_pki.root.cert_path) == (1, 1)
+
+
+def test_tsa_failover_from_the_config_file(
+    tmp_path: Path,
+    backend: str,
+    request: pytest.FixtureRequest,
+    tsa_pki: DevPki,
+    stopper: list[Any],
+) -> None:
+    tsa = BackgroundServer(create_app(tsa_pki), port=tsa_pki.port).start()
+    stopper.append(tsa)
+    config = tmp_path / "sigarchive.toml"
+    dead = f"http://localhost:{free_port()}/tsa"
+    config.write_text(f'tsa_url = ["{dead}", "{tsa_pki.tsa_url}"]\n')
+    archive = start_archive(tmp_path, backend, request, SIGARCHIVE_CONFIG_FILE=str(config))
+    stopper.append(archive)
+    client, storage_id = tenant_client(archive)
+    with client:
+        system = ok(client.get("/api/dictionary/system"))
+        assert system["tsaUrls"] == [dead, tsa_pki.tsa_url]
+        assert system["developmentPki"] is False
+        container_id = ok(upload(client, storage_id, DOCUMENT, [make_signature(DOCUMENT)]))
+        wait_for_status(client, container_id)
+    assert_archived_exactly_once(archive, [container_id])
