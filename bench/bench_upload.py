@@ -58,8 +58,10 @@ def multipart_stream(boundary: str, fields: dict[str, str], files: list[tuple[st
         yield (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n"
                f"{value}\r\n").encode()
     for name, filename, path in files:
-        yield (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; "
-               f"filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n").encode()
+        yield (
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; "
+            f"filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        ).encode()
         with path.open("rb") as stream:
             while chunk := stream.read(4 * 1024 * 1024):
                 yield chunk
@@ -77,7 +79,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="sigarchive-bench-") as tmp:
         work = Path(tmp)
         data_dir = work / "data"
-        server = ArchiveServer(data_dir, f"sqlite:///{data_dir / 'sigarchive.sqlite3'}")
+        # workers off: this measures ingest alone (bench_enhance.py measures enhancement)
+        server = ArchiveServer(data_dir, f"sqlite:///{data_dir / 'sigarchive.sqlite3'}",
+                               extra_env={"SIGARCHIVE_WORKERS": "0"})
         data_dir.mkdir()
         server.start()
         assert server.process is not None

@@ -266,12 +266,8 @@ def verify(
     Exit code 0: PASSED or WARNINGS; 1: FAILED; 2: unreadable input; 3: INDETERMINATE."""
     import json
 
-    from sigarchive.signatures.verify import (
-        load_trust_roots,
-        print_report,
-        read_signature,
-        verify_file,
-    )
+    from sigarchive.signatures.verify import load_trust_roots, read_signature, verify_file
+    from sigarchive.verify_render import print_report
 
     def action() -> tuple[int, str | None]:
         roots = load_trust_roots(trust_files) if trust_files else None

@@ -20,9 +20,9 @@ from sigarchive.signatures.verify import (
     Finding,
     Verdict,
     VerificationReport,
-    print_report,
     verify_file,
 )
+from sigarchive.verify_render import print_report
 from tests.support.corpus import require_corpus
 from tests.support.signing import make_signature
 
