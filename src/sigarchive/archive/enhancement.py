@@ -67,6 +67,8 @@ class EnhancementPolicy:
     revocation_timeout: float = 10.0
     #: Archive without revocation data once it has been unreachable for this long.
     revocation_patience: timedelta = timedelta(hours=1)
+    #: Hash algorithms no longer trusted: an archive time-stamp using one is renewed at once.
+    weak_digests: frozenset[str] = frozenset({"md5", "sha1"})
 
 
 @dataclass
@@ -307,17 +309,20 @@ class Enhancer:
 
     def next_renewal(self, container: Container) -> datetime | None:
         """When the next archive time-stamp is due: before the newest one's TSA certificate
-        expires, less the margin (EN 319 102-1 §5.6.3 long-term: renew while it can prove)."""
-        dues = [
-            d
-            for s in container.signatures
-            if s.enhanced is not None
-            for d in [archive_timestamp_expiry(s.enhanced)]
-            if d is not None
-        ]
+        expires, less the margin, or now when its hash algorithm is no longer trusted
+        (SPEC §3.5; EN 319 102-1 §5.6.3: renew while the newest time-stamp still proves)."""
+        dues = []
+        for signature in container.signatures:
+            if signature.enhanced is None:
+                continue
+            expiry, algorithm = newest_archive_timestamp(signature.enhanced)
+            if algorithm in self.policy.weak_digests:
+                dues.append(utcnow())
+            elif expiry is not None:
+                dues.append(expiry - self.policy.renewal_margin)
         if not dues:
             return None
-        return max(min(dues) - self.policy.renewal_margin, utcnow() + timedelta(hours=1))
+        return max(min(dues), utcnow() + timedelta(hours=1))
 
     def _digest_source(
         self, digests: dict[str, str], location: str | None
@@ -361,18 +366,17 @@ def newest_archive_time(signature: bytes) -> datetime | None:
     return max(times) if times else None
 
 
-def archive_timestamp_expiry(signature: bytes) -> datetime | None:
-    """not-after of the newest archive time-stamp's TSA certificate."""
+def newest_archive_timestamp(signature: bytes) -> tuple[datetime | None, str | None]:
+    """The newest archive time-stamp's TSA certificate expiry and imprint hash algorithm."""
     tokens = _archive_tokens(signature)
     if not tokens:
-        return None
+        return None, None
     newest = max(tokens, key=lambda token: token.gen_time)
     if newest.signer_certificate is None:
-        return None
-    not_after: datetime = newest.signer_certificate["tbs_certificate"]["validity"][
-        "not_after"
-    ].native
-    return not_after
+        return None, newest.hash_algorithm
+    validity = newest.signer_certificate["tbs_certificate"]["validity"]
+    not_after: datetime = validity["not_after"].native
+    return not_after, newest.hash_algorithm
 
 
 def due_containers(db: Database, due_before: datetime, limit: int = 1000) -> Sequence[str]:
