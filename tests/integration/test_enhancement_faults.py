@@ -53,13 +53,22 @@ def slow(app: Any, delay: float) -> Any:
     return wrapped
 
 
+def serve_tsa(pki: DevPki, stopper: list[Any], delay: float = 0.0) -> BackgroundServer:
+    """The test PKI's TSA on its fixed port, optionally slowed down."""
+    app = create_app(pki)
+    tsa = BackgroundServer(slow(app, delay) if delay else app, port=pki.port).start()
+    stopper.append(tsa)
+    return tsa
+
+
 def start_archive(
-    tmp_path: Path, backend: str, request: pytest.FixtureRequest, **env: str
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest, stopper: list[Any], **env: str
 ) -> ArchiveServer:
     data_dir = tmp_path / "archive"
     data_dir.mkdir()
     server = ArchiveServer(data_dir, database_url_for(backend, data_dir, request), extra_env=env)
-    return server.start()
+    stopper.append(server.start())
+    return server
 
 
 @pytest.fixture
@@ -106,10 +115,10 @@ def test_tsa_down_then_back(
         tmp_path,
         backend,
         request,
+        stopper,
         SIGARCHIVE_TSA_URL=tsa_pki.tsa_url,
         SIGARCHIVE_PROBLEM_AFTER_SECONDS="0",
     )
-    stopper.append(archive)
     client, storage_id = tenant_client(archive)
     container_id = ok(upload(client, storage_id, DOCUMENT, [make_signature(DOCUMENT)]))
     deadline = time.monotonic() + 30
@@ -125,8 +134,7 @@ def test_tsa_down_then_back(
                 break
         assert time.monotonic() < deadline, "no retry seen"
         time.sleep(0.2)
-    tsa = BackgroundServer(create_app(tsa_pki), port=tsa_pki.port).start()
-    stopper.append(tsa)
+    serve_tsa(tsa_pki, stopper)
     wait_for_status(client, container_id, timeout=90)
     assert_archived_exactly_once(archive, [container_id])
     with archive.db.session() as session:
@@ -163,17 +171,16 @@ def test_worker_killed_mid_enhancement(
     tsa_pki: DevPki,
     stopper: list[Any],
 ) -> None:
-    tsa = BackgroundServer(slow(create_app(tsa_pki), 0.25), port=tsa_pki.port).start()
-    stopper.append(tsa)
+    serve_tsa(tsa_pki, stopper, delay=0.25)
     archive = start_archive(
         tmp_path,
         backend,
         request,
+        stopper,
         SIGARCHIVE_TSA_URL=tsa_pki.tsa_url,
         SIGARCHIVE_WORKERS="0",
         SIGARCHIVE_LEASE_SECONDS="3",
     )
-    stopper.append(archive)
     client, storage_id = tenant_client(archive)
     ids = upload_many(client, storage_id, 8)
     first = start_worker(archive)
@@ -201,12 +208,15 @@ def test_two_workers_racing(
     tsa_pki: DevPki,
     stopper: list[Any],
 ) -> None:
-    tsa = BackgroundServer(slow(create_app(tsa_pki), 0.05), port=tsa_pki.port).start()
-    stopper.append(tsa)
+    serve_tsa(tsa_pki, stopper, delay=0.05)
     archive = start_archive(
-        tmp_path, backend, request, SIGARCHIVE_TSA_URL=tsa_pki.tsa_url, SIGARCHIVE_WORKERS="0"
+        tmp_path,
+        backend,
+        request,
+        stopper,
+        SIGARCHIVE_TSA_URL=tsa_pki.tsa_url,
+        SIGARCHIVE_WORKERS="0",
     )
-    stopper.append(archive)
     client, storage_id = tenant_client(archive)
     ids = upload_many(client, storage_id, 12)
     workers = [start_worker(archive), start_worker(archive)]
@@ -231,8 +241,7 @@ def test_a_tsa_that_is_not_ours(
         tsa_pki.tsa.cert_path, tsa_pki.tsa.key_path, tmp_path / "openssl-tsa"
     ).start()
     stopper.append(openssl_tsa)
-    archive = start_archive(tmp_path, backend, request, SIGARCHIVE_TSA_URL=openssl_tsa.url)
-    stopper.append(archive)
+    archive = start_archive(tmp_path, backend, request, stopper, SIGARCHIVE_TSA_URL=openssl_tsa.url)
     client, storage_id = tenant_client(archive)
     container_id = ok(upload(client, storage_id, DOCUMENT, [make_signature(DOCUMENT)]))
     wait_for_status(client, container_id)
@@ -247,13 +256,11 @@ def test_tsa_failover_from_the_config_file(
     tsa_pki: DevPki,
     stopper: list[Any],
 ) -> None:
-    tsa = BackgroundServer(create_app(tsa_pki), port=tsa_pki.port).start()
-    stopper.append(tsa)
+    serve_tsa(tsa_pki, stopper)
     config = tmp_path / "sigarchive.toml"
     dead = f"http://localhost:{free_port()}/tsa"
     config.write_text(f'tsa_url = ["{dead}", "{tsa_pki.tsa_url}"]\n')
-    archive = start_archive(tmp_path, backend, request, SIGARCHIVE_CONFIG_FILE=str(config))
-    stopper.append(archive)
+    archive = start_archive(tmp_path, backend, request, stopper, SIGARCHIVE_CONFIG_FILE=str(config))
     client, storage_id = tenant_client(archive)
     with client:
         system = ok(client.get("/api/dictionary/system"))

@@ -208,50 +208,19 @@ def sign_with(document: bytes, certificate: Path, private_key: Path) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         content = Path(tmp, "document")
         content.write_bytes(document)
-        result = subprocess.run(
-            [
-                "openssl",
-                "cms",
-                "-sign",
-                "-binary",
-                "-in",
-                str(content),
-                "-signer",
-                str(certificate),
-                "-inkey",
-                str(private_key),
-                "-outform",
-                "DER",
-                "-md",
-                "sha256",
-            ],
-            capture_output=True,
-            check=True,
-        )
-        return result.stdout
+        return _sign_file_with(content, certificate, private_key)
 
 
 def sign_file(path: Path, *, key: str = "rsa") -> bytes:
     """A detached signature over a file on disk, streamed by openssl (for large documents)."""
     identity = throwaway_pki().identity(key, 1)
+    return _sign_file_with(path, identity.cert_path, identity.key_path)
+
+
+def _sign_file_with(path: Path, certificate: Path, private_key: Path) -> bytes:
     result = subprocess.run(
-        [
-            "openssl",
-            "cms",
-            "-sign",
-            "-binary",
-            "-in",
-            str(path),
-            "-signer",
-            str(identity.cert_path),
-            "-inkey",
-            str(identity.key_path),
-            "-outform",
-            "DER",
-            "-md",
-            "sha256",
-        ],
-        capture_output=True,
-        check=True,
-    )
+        ["openssl", "cms", "-sign", "-binary", "-in", str(path), "-signer", str(certificate),
+         "-inkey", str(private_key), "-outform", "DER", "-md", "sha256"],
+        capture_output=True, check=True,
+    )  # fmt: skip
     return result.stdout
