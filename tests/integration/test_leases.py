@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 import uuid
 from datetime import timedelta
@@ -13,7 +15,14 @@ from sigarchive.archive.audit import Actor
 from sigarchive.archive.model import ContainerStatus, SaveType
 from sigarchive.db.engine import Database
 from sigarchive.db.models import Container, utcnow
-from sigarchive.workers.leases import LeaseLost, claim, extend, hold, release
+from sigarchive.workers.leases import (
+    LeaseLost,
+    claim,
+    extend,
+    hold,
+    release,
+    release_orphaned_leases,
+)
 
 
 def add_containers(db: Database, count: int) -> list[str]:
@@ -98,3 +107,21 @@ def test_a_held_lease_can_be_extended(database: Database) -> None:
         claim(database, "x", [ContainerStatus.RECEIVED], now=lease.until + timedelta(seconds=1))
         == []
     )
+
+
+def test_leases_of_dead_workers_on_this_host_are_freed_at_start(database: Database) -> None:
+    add_containers(database, 2)
+    host = socket.gethostname()
+    [dead] = claim(
+        database, f"signature-updater@{host}:999999999:dead", [ContainerStatus.RECEIVED], limit=1
+    )
+    [alive] = claim(
+        database,
+        f"signature-updater@{host}:{os.getpid()}:live",
+        [ContainerStatus.RECEIVED],
+        limit=1,
+    )
+    assert release_orphaned_leases(database, host) == 1
+    with database.session() as session:
+        assert session.get(Container, dead.container_id).lease_owner is None  # type: ignore[union-attr]
+        assert session.get(Container, alive.container_id).lease_owner == alive.owner  # type: ignore[union-attr]

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sigarchive import __version__
+from sigarchive.api.multipart import sweep_spool
 from sigarchive.api.routes import dictionary, documents, user
 from sigarchive.config import Settings
 from sigarchive.errors import ArchiveError
@@ -35,6 +36,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = ArchiveRuntime.open(settings, serve_devpki=True)
         app.state.runtime = runtime
+        if removed := sweep_spool(settings.spool_dir):
+            log.info("removed %d abandoned upload spool file(s)", removed)
         try:
             if settings.workers > 0:
                 runtime.start_workers(settings.workers)

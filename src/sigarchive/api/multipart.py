@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -276,3 +277,22 @@ def _collect(
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"Field {name!r} is not UTF-8 text", code="InvalidField") from exc
     form.fields.setdefault(name, []).append(text)
+
+
+#: Spool files of uploads interrupted by a crash are removed after this long, never sooner:
+#: another API process may be streaming into the same spool right now.
+SPOOL_MAX_AGE_SECONDS = 86400.0
+
+
+def sweep_spool(spool_dir: Path, max_age_seconds: float = SPOOL_MAX_AGE_SECONDS) -> int:
+    """Remove abandoned spool files (uploads never acknowledged); returns how many."""
+    cutoff = time.time() - max_age_seconds
+    removed = 0
+    for path in spool_dir.glob("*.part"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed

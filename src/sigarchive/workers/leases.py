@@ -11,6 +11,7 @@ work of the one that took over.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -140,3 +141,43 @@ def release(session: Session, lease: Lease) -> None:
         .values(lease_owner=None, lease_until=None)
         .execution_options(synchronize_session=False)
     )
+
+
+def release_orphaned_leases(db: Database, host: str) -> int:
+    """Free leases held by dead worker processes of this host; returns how many.
+
+    A worker's name is ``kind@host:pid:suffix`` (``runner.worker_name``). When a process
+    restarts after a crash, leases of its dead predecessors on the same host need not wait for
+    their expiry: a pid that no longer runs cannot be working. A pid that runs again (reused)
+    is left alone — its lease then simply expires.
+    """
+    with db.session() as session:
+        owners = session.scalars(
+            select(Container.lease_owner)
+            .where(Container.lease_owner.like(f"%@{host}:%"), Container.lease_until >= utcnow())
+            .distinct()
+        ).all()
+        dead = [owner for owner in owners if owner is not None and not _pid_alive(owner)]
+        if not dead:
+            return 0
+        result = session.execute(
+            update(Container)
+            .where(Container.lease_owner.in_(dead))
+            .values(lease_owner=None, lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _pid_alive(owner: str) -> bool:
+    try:
+        pid = int(owner.split("@", 1)[1].split(":")[1])
+    except (IndexError, ValueError):
+        return True  # not one of ours: leave it to expire
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

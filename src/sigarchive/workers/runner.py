@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sigarchive.db.engine import Database
-from sigarchive.workers.leases import Lease, claim
+from sigarchive.workers.leases import Lease, claim, release_orphaned_leases
 
 log = logging.getLogger("sigarchive.workers")
 
@@ -72,6 +72,11 @@ class WorkerLoop:
 
     def run_forever(self) -> None:
         log.info("%s started", self.name)
+        try:
+            if freed := release_orphaned_leases(self.db, socket.gethostname()):
+                log.warning("%s: freed %d lease(s) of dead workers on this host", self.name, freed)
+        except Exception:
+            log.exception("%s: freeing orphaned leases failed", self.name)
         while not self._stop.is_set():
             try:
                 handled = self.run_once()
