@@ -19,7 +19,6 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
 
 from sigarchive.devpki.pki import DEV_TSA_POLICY, DevPki, ensure_dev_pki, stored_endpoint
 from sigarchive.devpki.services import DevOcspResponder, DevPkiServer
-from sigarchive.signatures.revocation import collect_revocation
 
 
 @pytest.fixture(scope="module")
@@ -187,31 +186,3 @@ def test_crl_is_served_signed_and_lists_the_revoked_signer(served: DevPki, tmp_p
     assert [
         e["user_certificate"].native for e in parsed["tbs_cert_list"]["revoked_certificates"]
     ] == [served.revoked_signer.serial_number]
-
-
-# ----------------------------------------------------------------------------- revocation values
-
-
-def test_revocation_values_are_fetched_from_the_certificates_own_urls(served: DevPki) -> None:
-    roots = [served.root.certificate]
-    good = collect_revocation(served.signer.certificate, trust_roots=roots, timeout=5)
-    assert good.status == "good" and good.problems == ()
-    assert good.certificates == (served.signer.der, served.root.der)
-    assert len(good.ocsp_responses) == 1
-    response = ocsp.load_der_ocsp_response(good.ocsp_responses[0])
-    assert response.certificate_status is ocsp.OCSPCertStatus.GOOD
-
-    revoked = collect_revocation(served.revoked_signer.certificate, trust_roots=roots, timeout=5)
-    assert revoked.status == "revoked" and "revoked" in revoked.problems[0]
-    assert revoked.ocsp_responses  # the evidence of revocation is kept too
-
-
-def test_unreachable_revocation_sources_are_indeterminate_not_fatal(tmp_path: Path) -> None:
-    offline = ensure_dev_pki(tmp_path, port=9)  # discard port: nothing answers there
-    values = collect_revocation(
-        offline.tsa.certificate, trust_roots=[offline.root.certificate], timeout=1
-    )
-    assert values.status == "indeterminate"
-    assert values.certificates == (offline.tsa.der, offline.root.der)
-    assert values.ocsp_responses == () and values.crls == ()
-    assert any("localhost:9/ocsp" in problem for problem in values.problems)
