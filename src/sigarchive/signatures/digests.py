@@ -33,16 +33,13 @@ SUPPORTED_DIGESTS: frozenset[str] = frozenset(
     }
 )
 
-_HASHLIB_NAMES = {"sha512_224": "sha512_224", "sha512_256": "sha512_256"}
-
-
 def new_hash(algorithm: str) -> hashlib._Hash:
     """A fresh hashlib object for an asn1crypto digest algorithm name."""
     if algorithm not in SUPPORTED_DIGESTS:
         raise SignatureRejected(
             f"Digest algorithm {algorithm!r} is not supported", code="UnsupportedAlgorithm"
         )
-    return hashlib.new(_HASHLIB_NAMES.get(algorithm, algorithm))
+    return hashlib.new(algorithm)
 
 
 def digest_bytes(algorithm: str, data: bytes) -> bytes:
