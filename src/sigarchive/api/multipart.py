@@ -80,11 +80,11 @@ class _DocumentSink:
         self.buffer = bytearray()
         self.ended = False
 
-    def _write(self, batch: bytes) -> None:
+    def _write(self, batch: bytearray) -> None:
         self.digester.update(batch)
         self.file.write(batch)
 
-    def _finish(self, batch: bytes) -> None:
+    def _finish(self, batch: bytearray) -> None:
         self._write(batch)
         self.file.flush()
         os.fsync(self.file.fileno())
@@ -94,8 +94,7 @@ class _DocumentSink:
         """Write what is buffered (all of it once the part has ended)."""
         if not self.ended and len(self.buffer) < FLUSH_BYTES:
             return
-        batch = bytes(self.buffer)
-        self.buffer.clear()
+        batch, self.buffer = self.buffer, bytearray()  # hand the buffer over, no copy
         await anyio.to_thread.run_sync(self._finish if self.ended else self._write, batch)
 
     def result(self) -> SpooledDocument:
@@ -195,7 +194,7 @@ async def read_upload(
                     )
                 )
                 return
-            sink.buffer.extend(data[start:end])
+            sink.buffer += memoryview(data)[start:end]  # no intermediate slice copy
             return
         limit = max_signature_bytes if name == SIGNATURE_FIELD else MAX_TEXT_FIELD
         if len(value) + (end - start) > limit:

@@ -56,7 +56,7 @@ class MultiDigester:
         self._hashes = {name: new_hash(name) for name in sorted(set(algorithms))}
         self.size = 0
 
-    def update(self, chunk: bytes) -> None:
+    def update(self, chunk: bytes | bytearray) -> None:
         self.size += len(chunk)
         for h in self._hashes.values():
             h.update(chunk)
