@@ -11,8 +11,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+TEST_PLUGIN := tests/plugins/sigarchive-testplugin
+
+# The archive, and the out-of-tree plugin package the tests load through its entry points.
+$(VENV)/.installed: pyproject.toml $(TEST_PLUGIN)/pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e $(TEST_PLUGIN)
 	touch $@
 
 setup: $(VENV)/.installed

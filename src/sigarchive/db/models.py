@@ -23,6 +23,8 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -72,6 +74,11 @@ class Storage(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Policy: documents uploaded here are always retained (as if UseArchiveCa=true).
+    require_retention: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: Document storage plugin for retained documents when the upload names none
+    #: (None: the database).
+    document_plugin: Mapped[str | None] = mapped_column(String(200))
 
 
 class User(Base):
@@ -223,3 +230,51 @@ class Problem(Base):
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class StoredDocument(Base):
+    """A document kept in the database by the built-in ``database`` storage plugin."""
+
+    __tablename__ = "stored_documents"
+
+    location: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    chunks: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Set once every chunk is written; until then the document is not served.
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DocumentChunk(Base):
+    """Up to 1 MiB of a stored document, in order of ``seq``."""
+
+    __tablename__ = "document_chunks"
+
+    location: Mapped[str] = mapped_column(
+        ForeignKey("stored_documents.location", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class PostEnhancementTask(Base):
+    """A post-enhancement plugin still to be run for a container (retried until it succeeds).
+
+    Claimed with a lease like containers are (see ``workers/leases.py``).
+    """
+
+    __tablename__ = "post_enhancement_tasks"
+    __table_args__ = (
+        UniqueConstraint("container_id", "plugin"),
+        Index("ix_post_enhancement_tasks_due", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    container_id: Mapped[str] = mapped_column(ForeignKey("containers.id", ondelete="CASCADE"))
+    plugin: Mapped[str] = mapped_column(String(200))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
