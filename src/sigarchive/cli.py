@@ -29,6 +29,11 @@ app.add_typer(storage_app, name="storage")
 app.add_typer(user_app, name="user")
 trust_app = typer.Typer(help="Trust anchors used to validate signatures.", no_args_is_help=True)
 app.add_typer(trust_app, name="trust")
+plugins_app = typer.Typer(
+    help="Document storage and post-enhancement plugins (plugin-config.json).",
+    no_args_is_help=True,
+)
+app.add_typer(plugins_app, name="plugins")
 
 out = Console()
 err = Console(stderr=True)
@@ -96,6 +101,50 @@ def storage_create(name: Annotated[str, typer.Argument(help="Storage name.")]) -
     storage_id = _run(action)
     out.print(f"Created storage {name!r}", highlight=False)
     print(storage_id)
+
+
+@storage_app.command("retention")
+def storage_retention(
+    storage_id: Annotated[int, typer.Argument(help="Storage id.")],
+    require: Annotated[
+        bool | None,
+        typer.Option(
+            "--require/--no-require",
+            help="Retain every document uploaded here, even with UseArchiveCa=false.",
+        ),
+    ] = None,
+    plugin: Annotated[
+        str | None,
+        typer.Option(
+            "--plugin",
+            help="Document storage plugin for uploads that name none ('database': the default).",
+        ),
+    ] = None,
+) -> None:
+    """Set a storage's retention policy (Archive CA subsystem)."""
+    from sigarchive.archive.retention import set_storage_retention
+    from sigarchive.plugins.config import LOCAL, load_plugin_config
+
+    def action() -> tuple[bool, str | None]:
+        config = load_plugin_config(Settings().plugin_config_path)
+        known = [LOCAL, *(e.name for e in config.document_storage)]
+        with _database() as db, db.session() as session:
+            storage = set_storage_retention(
+                session,
+                storage_id,
+                _cli_actor(),
+                require=require,
+                plugin=plugin,
+                known_plugins=known,
+            )
+            return storage.require_retention, storage.document_plugin
+
+    required, default_plugin = _run(action)
+    out.print(
+        f"Storage {storage_id}: retention {'required' if required else 'on request'}, "
+        f"documents kept in {default_plugin or 'database'}",
+        highlight=False,
+    )
 
 
 @storage_app.command("list")
@@ -193,6 +242,66 @@ def trust_remove(
             return trust.remove_anchor(session, sha256, _cli_actor()).subject
 
     out.print(f"Removed {_run(action)}", highlight=False)
+
+
+@plugins_app.command("list")
+def plugins_list(
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show the configured plugins and whether each initialised (in this process)."""
+    import json
+
+    from sigarchive.plugins.config import load_plugin_config
+    from sigarchive.plugins.loader import PluginHandle, build_registry
+
+    def action() -> tuple[str, list[dict[str, object]]]:
+        settings = Settings()
+        config = load_plugin_config(settings.plugin_config_path)
+        with _database() as db:
+            registry = build_registry(config, db=db, documents_dir=settings.documents_dir)
+            try:
+                handles: list[tuple[str, PluginHandle]] = [
+                    ("DocumentStorage", h) for h in registry.storages.values()
+                ]
+                handles += [("SanConnector", h) for h in registry.post_enhancement]
+                rows: list[dict[str, object]] = [
+                    {
+                        "kind": kind,
+                        "name": handle.name,
+                        "assembly": handle.assembly,
+                        "enabled": handle.enabled,
+                        "readOnly": handle.read_only,
+                        "initialised": handle.initialised,
+                        "error": handle.init_error,
+                    }
+                    for kind, handle in handles
+                ]
+            finally:
+                registry.close()
+        source = str(config.path) if config.path else f"{settings.plugin_config_path} (absent)"
+        return source, rows
+
+    source, rows = _run(action)
+    if json_output:
+        print(json.dumps({"config": source, "plugins": rows}, indent=2, ensure_ascii=False))
+        return
+    out.print(f"plugin configuration: {source}", highlight=False)
+    table = Table("kind", "name", "assembly", "enabled", "read-only", "initialised")
+    for column in table.columns[:2]:
+        column.no_wrap = True
+    for row in rows:
+        state = "yes" if row["initialised"] else f"no: {row['error']}"
+        if not row["enabled"]:
+            state = "-"
+        table.add_row(
+            str(row["kind"]),
+            str(row["name"]),
+            str(row["assembly"]),
+            "yes" if row["enabled"] else "no",
+            "yes" if row["readOnly"] else "no",
+            state,
+        )
+    out.print(table)
 
 
 @app.command()

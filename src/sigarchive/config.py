@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     max_attached_bytes: int = 512 * 1024**2
     #: Time zone for date-only ArchiveDate values and for dates in responses (IANA name).
     timezone: str = "UTC"
+    #: The plugins' configuration (the seed's plugin-config.json); empty:
+    #: ``<data_dir>/plugins/plugin-config.json``. A missing file means no plugins.
+    plugin_config: Path | None = None
 
     @field_validator("tsa_url", mode="before")
     @classmethod
@@ -142,8 +145,12 @@ class Settings(BaseSettings):
 
     @property
     def documents_dir(self) -> Path:
-        """Where retained documents live on the embedded default."""
+        """Files of the built-in ``local`` document storage."""
         return self.data_dir / "documents"
+
+    @property
+    def plugin_config_path(self) -> Path:
+        return self.plugin_config or self.data_dir / "plugins" / "plugin-config.json"
 
     def prepare_directories(self) -> None:
         """Create the data directory layout (idempotent)."""

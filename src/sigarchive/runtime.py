@@ -12,20 +12,30 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sigarchive.archive.audit import Actor
-from sigarchive.archive.documents import LocalDocumentStore
 from sigarchive.archive.model import ContainerStatus
-from sigarchive.archive.retention import end_storage_periods
+from sigarchive.archive.post_enhancement import (
+    PostEnhancementLoop,
+    PostEnhancementRunner,
+    enqueue,
+)
+from sigarchive.archive.retention import delete_ended_documents, end_storage_periods
 from sigarchive.archive.trust import add_anchor
 from sigarchive.config import Settings
 from sigarchive.db.engine import Database
 from sigarchive.devpki.pki import stored_endpoint
 from sigarchive.devpki.services import DevPkiServer
 from sigarchive.errors import ServiceUnavailable
+from sigarchive.plugins.config import load_plugin_config
+from sigarchive.plugins.loader import PluginRegistry, build_registry
+from sigarchive.signatures.digests import MultiDigester
 from sigarchive.signatures.timestamps import HttpTimeStamper
-from sigarchive.workers.runner import WorkerLoop
+from sigarchive.workers.runner import WorkerLoop, worker_name
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from sigarchive.archive.enhancement import Enhancer
+    from sigarchive.db.models import Container
 
 log = logging.getLogger("sigarchive")
 
@@ -41,26 +51,28 @@ UPDATER_STATUSES = (ContainerStatus.RECEIVED, ContainerStatus.PROCESSING, Contai
 class ArchiveRuntime:
     settings: Settings
     db: Database
-    documents: LocalDocumentStore
+    #: Document storage and post-enhancement plugins (plugin-config.json), by name.
+    plugins: PluginRegistry
     tsa_urls: list[str]
     development_pki: bool
     _devpki: DevPkiServer | None = None
     _timestamper: HttpTimeStamper | None = None
-    _loops: list[WorkerLoop] = field(default_factory=list)
+    _loops: list[WorkerLoop | PostEnhancementLoop] = field(default_factory=list)
 
     @classmethod
     def open(cls, settings: Settings, *, serve_devpki: bool = False) -> ArchiveRuntime:
-        """Open the database (migrated) and find the TSA; start the development PKI if asked."""
+        """Open the database (migrated), load the plugins and find the TSA; start the
+        development PKI if asked. A bad plugin-config.json is refused (PluginConfigError)."""
         settings.prepare_directories()
+        config = load_plugin_config(settings.plugin_config_path)
         db = Database(settings.resolved_database_url)
-        db.migrate()
-        runtime = cls(
-            settings,
-            db,
-            LocalDocumentStore(settings.documents_dir),
-            settings.tsa_urls,
-            development_pki=False,
-        )
+        try:
+            db.migrate()
+            plugins = build_registry(config, db=db, documents_dir=settings.documents_dir)
+        except BaseException:
+            db.dispose()
+            raise
+        runtime = cls(settings, db, plugins, settings.tsa_urls, development_pki=False)
         if not runtime.tsa_urls and settings.devpki:
             runtime._use_development_pki(serve_devpki)
         return runtime
@@ -109,7 +121,37 @@ class ArchiveRuntime:
             revocation_timeout=s.network_timeout,
             revocation_patience=timedelta(seconds=s.revocation_patience_seconds),
         )
-        return Enhancer(self.db, self.timestamper, policy, self.settings.documents_dir)
+        return Enhancer(
+            self.db,
+            self.timestamper,
+            policy,
+            document_digests=self.document_digests,
+            on_outcome=self._plan_post_enhancement,
+        )
+
+    def document_digests(self, location: str, algorithms: list[str]) -> dict[str, bytes]:
+        """Digests of a retained document, streamed from its storage plugin."""
+        digester = MultiDigester(algorithms)
+        with self.plugins.open_document(location) as document:
+            for chunk in document.chunks():
+                digester.update(chunk)
+        return digester.digests()
+
+    def _plan_post_enhancement(self, session: Session, container: Container) -> None:
+        names = [p.name for p in self.plugins.post_enhancement if p.enabled]
+        if names:
+            enqueue(session, container.id, names)
+
+    def _housekeeping(self, owner: str) -> None:
+        """End storage periods, then delete the documents whose storage period ended."""
+        end_storage_periods(self.db)
+        delete_ended_documents(
+            self.db,
+            self.plugins,
+            owner,
+            lease_for=timedelta(seconds=self.settings.lease_seconds),
+            retry_first=timedelta(seconds=self.settings.retry_first_seconds),
+        )
 
     def start_workers(self, count: int) -> None:
         """Start ``count`` signature-updater loops in threads of this process."""
@@ -122,10 +164,22 @@ class ArchiveRuntime:
                 enhancer.process,
                 poll_interval=self.settings.poll_interval,
                 lease_for=timedelta(seconds=self.settings.lease_seconds),
-                periodic=lambda: end_storage_periods(self.db),
             )
+            loop.periodic = lambda owner=loop.name: self._housekeeping(owner)
             loop.start()
             self._loops.append(loop)
+        post = [p for p in self.plugins.post_enhancement if p.enabled]
+        if post:
+            runner = PostEnhancementRunner(
+                self.db,
+                post,
+                worker_name("post-enhancement"),
+                lease_for=timedelta(seconds=self.settings.lease_seconds),
+                retry_first=timedelta(seconds=self.settings.retry_first_seconds),
+            )
+            post_loop = PostEnhancementLoop(runner, poll_interval=self.settings.poll_interval)
+            post_loop.start()
+            self._loops.append(post_loop)
 
     def close(self) -> None:
         for loop in self._loops:
@@ -135,4 +189,5 @@ class ArchiveRuntime:
             self._timestamper.close()
         if self._devpki is not None:
             self._devpki.stop()
+        self.plugins.close()
         self.db.dispose()

@@ -155,8 +155,8 @@ def test_attached_signature_alone_in_content(archive: ArchiveServer, tenant: Ten
     with archive.db.session() as session:
         container = session.get(Container, container_id)
         assert container is not None and container.document_location is not None
-        kept = (archive.data_dir / "documents" / container.document_location).read_bytes()
-    assert kept == DOCUMENT
+        assert container.document_location == f"database:{container_id}"  # the seed's default
+    assert tenant.client.get(f"/api/document/{container_id}/content").content == DOCUMENT
 
 
 def test_seed_curl_command_works_as_written(

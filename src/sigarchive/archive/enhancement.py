@@ -19,11 +19,11 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from asn1crypto import cms, x509
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from sigarchive.archive import problems
 from sigarchive.archive.audit import Actor, record
@@ -33,7 +33,6 @@ from sigarchive.db.engine import Database
 from sigarchive.db.models import Container, Signature, utcnow
 from sigarchive.errors import ArchiveError, ServiceUnavailable
 from sigarchive.signatures import cades
-from sigarchive.signatures.digests import digest_file
 from sigarchive.signatures.levels import (
     ARCHIVE_TIME_STAMP_V2,
     ARCHIVE_TIME_STAMP_V3,
@@ -78,8 +77,12 @@ class Enhancer:
     db: Database
     timestamper: TimeStamper
     policy: EnhancementPolicy = field(default_factory=EnhancementPolicy)
-    documents_root: Path | None = None
+    #: Digests of a retained document, read through its storage plugin: (location, algorithms).
+    document_digests: Callable[[str, list[str]], dict[str, bytes]] | None = None
     after_enhancement: Callable[[str], None] | None = None
+    #: Called inside the transaction that ends an enhancement or renewal (archived or failed),
+    #: to plan the post-enhancement plugins atomically with the new status.
+    on_outcome: Callable[[Session, Container], None] | None = None
 
     # ---- entry points -------------------------------------------------------------------
 
@@ -251,6 +254,8 @@ class Enhancer:
                     else None,
                 },
             )
+            if self.on_outcome is not None:
+                self.on_outcome(session, container)
             release(session, lease)
         if self.after_enhancement is not None:
             self.after_enhancement(lease.container_id)
@@ -303,6 +308,8 @@ class Enhancer:
                 outcome="failed",
                 details={"errorCode": error.code, "errorDescription": error.description},
             )
+            if self.on_outcome is not None:
+                self.on_outcome(session, container)
             release(session, lease)
 
     # ---- helpers ------------------------------------------------------------------------
@@ -332,13 +339,13 @@ class Enhancer:
         def digest_for(algorithm: str) -> bytes:
             if algorithm in known:
                 return known[algorithm]
-            if location is None or self.documents_root is None:
+            if location is None or self.document_digests is None:
                 raise ArchiveError(
                     f"The document's {algorithm} digest is needed but the document is not "
                     "retained (UseArchiveCa=false)",
                     code="DocumentDigestUnavailable",
                 )
-            known.update(digest_file(self.documents_root / location, [algorithm]))
+            known.update(self.document_digests(location, [algorithm]))
             return known[algorithm]
 
         return digest_for

@@ -1,25 +1,37 @@
 """Ingest: check an upload's signatures against its document and keep the container.
 
 Either everything is stored (container, signatures, retained document, audit entry) or
-nothing is: signatures are verified before anything is written, the document is moved into
-place inside the database transaction and removed again if the transaction fails.
+nothing is: signatures are verified before anything is written; a retained document is saved
+through its storage plugin (which leaves nothing behind when it fails) before the container's
+transaction, and deleted again if that transaction fails.
 """
 
 from __future__ import annotations
 
 import base64
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy import update
+
+from sigarchive.archive import problems
 from sigarchive.archive.audit import Actor, record
-from sigarchive.archive.documents import LocalDocumentStore
 from sigarchive.archive.mime import document_type
 from sigarchive.archive.model import ContainerStatus, SaveType
 from sigarchive.db.engine import Database
-from sigarchive.db.models import Container, Signature, utcnow
-from sigarchive.errors import Forbidden, InvalidInput, PayloadTooLarge, SignatureRejected
+from sigarchive.db.models import Container, Problem, Signature, Storage, utcnow
+from sigarchive.errors import (
+    Forbidden,
+    InvalidInput,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    SignatureRejected,
+)
+from sigarchive.plugins.loader import PluginRegistry, StorageHandle
+from sigarchive.plugins.protocols import ContainerInfo, Document, SignatureInfo
 from sigarchive.signatures.cms import (
     ParsedSignature,
     VerifiedSignature,
@@ -28,6 +40,8 @@ from sigarchive.signatures.cms import (
 )
 from sigarchive.signatures.digests import digest_bytes, digest_file, missing
 from sigarchive.signatures.levels import signature_level
+
+log = logging.getLogger("sigarchive.ingest")
 
 
 @dataclass(frozen=True)
@@ -112,21 +126,102 @@ def check_upload(request: UploadRequest, spool_dir: Path, max_attached_bytes: in
     return _Checked(verified, extra, len(content), digests, mime, extra)
 
 
+@dataclass(frozen=True)
+class Retention:
+    """Where an upload's document is kept (``handle`` None: signatures and digests only)."""
+
+    handle: StorageHandle | None
+    storage_name: str
+
+
+#: Problem recorded when a storage plugin refuses a document (open until a save succeeds).
+STORAGE_PROBLEM = "document-storage-failed"
+
+
+def plan_retention(db: Database, plugins: PluginRegistry, request: UploadRequest) -> Retention:
+    """Archive CA subsystem: keep the document when asked (``UseArchiveCa``) or when the
+    storage's policy requires it; in ``ArchiveCaPluginName``'s plugin, else the storage's
+    default plugin, else the database (the seed's default)."""
+    with db.session() as session:
+        storage = session.get(Storage, request.storage_id)
+        require = storage is not None and storage.require_retention
+        default_plugin = storage.document_plugin if storage is not None else None
+        storage_name = storage.name if storage is not None else ""
+    if request.archive_ca_plugin is not None:
+        handle = plugins.for_upload(request.archive_ca_plugin)  # unknown: 400, even if unused
+    elif default_plugin is not None and (request.use_archive_ca or require):
+        if default_plugin not in plugins.storages:
+            raise ServiceUnavailable(
+                f"Storage {storage_name!r} keeps documents in plugin {default_plugin!r}, "
+                "which is not configured",
+                code="PluginNotConfigured",
+            )
+        handle = plugins.for_upload(default_plugin)
+    else:
+        handle = plugins.for_upload(None)
+    return Retention(handle if request.use_archive_ca or require else None, storage_name)
+
+
+def _save_document(
+    db: Database, container_id: str, request: UploadRequest, checked: _Checked, plan: Retention
+) -> str:
+    """Save the document through its plugin; returns the location (``name:plugin location``)."""
+    handle = plan.handle
+    assert handle is not None
+    info = ContainerInfo(
+        id=container_id,
+        name=request.container_name,
+        status=ContainerStatus.RECEIVED,
+        save_type=request.save_type,
+        storage_id=request.storage_id,
+        storage_name=plan.storage_name,
+        structure_name=request.structure_name,
+        document_type=checked.mime,
+        document_size=checked.document_size,
+        digests=dict(checked.digests),
+        signatures=tuple(SignatureInfo(v.parsed.raw, None, "") for v in checked.verified),
+        document=Document(checked.document_path.open("rb"), checked.document_size),
+    )
+    assert info.document is not None
+    with info.document:
+        result = handle.save(info)
+    if result.is_failure:
+        with db.session() as session:
+            problems.report(session, STORAGE_PROBLEM, str(result.error), severity="error")
+        raise ServiceUnavailable(
+            f"The document could not be stored ({result.error}); nothing was kept, "
+            "try the upload again later",
+            code="DocumentStorageFailed",
+        )
+    return f"{handle.name}:{result.value}"
+
+
 def store_container(
     db: Database,
-    documents: LocalDocumentStore,
     actor: Actor,
     request: UploadRequest,
     checked: _Checked,
+    plan: Retention,
 ) -> str:
-    """Write the container, its signatures and the audit entry in one transaction."""
+    """Save the retained document, then write the container, its signatures and the audit
+    entry in one transaction (the document is deleted again if that fails)."""
     container_id = str(uuid.uuid4())
     location: str | None = None
+    if plan.handle is not None:
+        location = _save_document(db, container_id, request, checked, plan)
     now = utcnow()
     try:
         with db.session() as session:
-            if request.use_archive_ca:
-                location = documents.adopt(checked.document_path, container_id)
+            if location is not None:
+                session.execute(
+                    update(Problem)
+                    .where(
+                        Problem.kind == STORAGE_PROBLEM,
+                        Problem.container_id.is_(None),
+                        Problem.resolved_at.is_(None),
+                    )
+                    .values(resolved_at=now)
+                )
             container = Container(
                 id=container_id,
                 storage_id=request.storage_id,
@@ -135,8 +230,8 @@ def store_container(
                 structure_name=request.structure_name,
                 save_type=int(request.save_type),
                 archive_until=request.archive_until,
-                use_archive_ca=request.use_archive_ca,
-                archive_ca_plugin=request.archive_ca_plugin,
+                use_archive_ca=location is not None,
+                archive_ca_plugin=plan.handle.name if plan.handle is not None else None,
                 document_type=checked.mime,
                 document_size=checked.document_size,
                 document_digests={
@@ -178,11 +273,14 @@ def store_container(
                     "size": checked.document_size,
                     "signatures": len(checked.verified),
                     "sha256": container.document_digests.get("sha256"),
+                    "retainedIn": plan.handle.name if plan.handle is not None else None,
                 },
             )
     except BaseException:
         if location is not None:
-            documents.delete(location)
+            plugins_result = plan.handle.delete(location.partition(":")[2]) if plan.handle else None
+            if plugins_result is not None and plugins_result.is_failure:
+                log.error("orphaned document %s: %s", location, plugins_result.error)
         raise
     return container_id
 

@@ -1,17 +1,26 @@
-"""End of storage: Temporary containers past their ArchiveDate leave archival storage."""
+"""End of storage: Temporary containers past their ArchiveDate leave archival storage,
+and their retained documents are deleted through the storage plugin that keeps them."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from sigarchive.archive import problems
 from sigarchive.archive.audit import Actor, record
 from sigarchive.archive.model import ContainerStatus, SaveType
 from sigarchive.db.engine import Database
-from sigarchive.db.models import Container, utcnow
+from sigarchive.db.models import Container, Storage, utcnow
+from sigarchive.errors import InvalidInput, NotFound
+from sigarchive.plugins.config import DATABASE
+from sigarchive.plugins.loader import PluginRegistry
+from sigarchive.workers.leases import claim_one, hold, release
 
 SYSTEM = Actor.system("signature-updater")
+DELETE_PROBLEM = "document-delete-failed"
 
 
 def end_storage_periods(db: Database, now: datetime | None = None, limit: int = 100) -> int:
@@ -48,3 +57,126 @@ def end_storage_periods(db: Database, now: datetime | None = None, limit: int = 
                 },
             )
     return len(ended)
+
+
+def delete_ended_documents(
+    db: Database,
+    plugins: PluginRegistry,
+    owner: str,
+    *,
+    now: datetime | None = None,
+    limit: int = 20,
+    lease_for: timedelta = timedelta(minutes=5),
+    retry_first: timedelta = timedelta(seconds=5),
+    retry_max: timedelta = timedelta(hours=1),
+) -> int:
+    """Delete the retained documents of Temporary containers whose storage period ended.
+
+    Each goes through its storage plugin's ``delete``, outside any transaction, under the
+    container's lease; then the location is cleared and ``document.delete`` audited in one
+    transaction. A failure is audited, recorded as a ``document-delete-failed`` problem and
+    retried with back-off. Permanent containers are never touched (checked twice).
+    """
+    now = now or utcnow()
+    with db.session() as session:
+        candidates = list(
+            session.scalars(
+                select(Container.id)
+                .where(
+                    Container.status == int(ContainerStatus.STORAGE_PERIOD_ENDED),
+                    Container.save_type == int(SaveType.TEMPORARY),
+                    Container.document_location.is_not(None),
+                    (Container.next_attempt_at.is_(None)) | (Container.next_attempt_at <= now),
+                    (Container.lease_until.is_(None)) | (Container.lease_until < now),
+                )
+                .limit(limit)
+            )
+        )
+    deleted = 0
+    for container_id in candidates:
+        lease = claim_one(db, owner, container_id, lease_for=lease_for)
+        if lease is None:
+            continue
+        with db.session() as session:
+            container = hold(session, lease)
+            location = container.document_location
+            if (
+                container.save_type != SaveType.TEMPORARY
+                or container.status != ContainerStatus.STORAGE_PERIOD_ENDED
+                or location is None
+            ):
+                release(session, lease)
+                continue
+        result = plugins.delete_document(location)
+        with db.session() as session:
+            container = hold(session, lease)
+            details: dict[str, object] = {"location": location}
+            if result.is_success:
+                container.document_location = None
+                container.attempts = 0
+                container.next_attempt_at = None
+                problems.resolve(session, container.id, (DELETE_PROBLEM,))
+                deleted += 1
+            else:
+                container.attempts += 1
+                delay = min(retry_first * (2 ** min(container.attempts - 1, 20)), retry_max)
+                container.next_attempt_at = utcnow() + delay
+                problems.report(
+                    session,
+                    DELETE_PROBLEM,
+                    f"End of storage: the document could not be deleted: {result.error}",
+                    container_id=container.id,
+                    severity="warning",
+                )
+                details["error"] = result.error
+            record(
+                session,
+                "document.delete",
+                SYSTEM,
+                container_id=container.id,
+                storage_id=container.storage_id,
+                outcome="ok" if result.is_success else "failed",
+                details=details,
+            )
+            release(session, lease)
+    return deleted
+
+
+def set_storage_retention(
+    session: Session,
+    storage_id: int,
+    actor: Actor,
+    *,
+    require: bool | None = None,
+    plugin: str | None = None,
+    known_plugins: Iterable[str] = (),
+) -> Storage:
+    """A storage's retention policy: whether every document is retained, and where by default
+    (``plugin`` "" or "database": the database). Audited as ``storage.retention``."""
+    storage = session.get(Storage, storage_id)
+    if storage is None:
+        raise NotFound(f"Storage {storage_id} not found", code="StorageNotFound")
+    if require is not None:
+        storage.require_retention = require
+    if plugin is not None:
+        name = plugin.strip()
+        if name in ("", DATABASE):
+            storage.document_plugin = None
+        elif name not in set(known_plugins):
+            raise InvalidInput(
+                f"No document storage plugin named {name!r} in plugin-config.json",
+                code="UnknownPlugin",
+            )
+        else:
+            storage.document_plugin = name
+    record(
+        session,
+        "storage.retention",
+        actor,
+        storage_id=storage.id,
+        details={
+            "requireRetention": storage.require_retention,
+            "documentPlugin": storage.document_plugin or DATABASE,
+        },
+    )
+    return storage

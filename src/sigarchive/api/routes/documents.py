@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, time
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from sigarchive.api.deps import CurrentActor, CurrentUser, ServicesDep
@@ -21,16 +25,18 @@ from sigarchive.api.schemas import (
     SearchBody,
     SearchResult,
 )
+from sigarchive.archive import problems
 from sigarchive.archive.audit import Actor, record
 from sigarchive.archive.ingest import (
     IncomingDocument,
     UploadRequest,
     check_upload,
     ensure_may_upload,
+    plan_retention,
     store_container,
     validate_archive_until,
 )
-from sigarchive.archive.model import SaveType
+from sigarchive.archive.model import ContainerStatus, SaveType
 from sigarchive.archive.queries import (
     SearchFilters,
     current_signatures,
@@ -38,9 +44,11 @@ from sigarchive.archive.queries import (
     read_container,
     search,
     signatures_zip,
+    visible_container,
 )
 from sigarchive.db.models import Container, utcnow
 from sigarchive.errors import ArchiveError, InvalidInput, NotFound
+from sigarchive.plugins.protocols import Document
 from sigarchive.runtime import ArchiveRuntime
 
 router = APIRouter(prefix="/api/document", tags=["document"])
@@ -110,12 +118,15 @@ async def upload(
         )
         upload_request = _upload_request(form, settings.zone)
         ensure_may_upload(user.storage_ids, upload_request.storage_id)
+        retention = await run_in_threadpool(
+            plan_retention, services.db, services.plugins, upload_request
+        )
         checked = await run_in_threadpool(
             check_upload, upload_request, settings.spool_dir, settings.max_attached_bytes
         )
         try:
             container_id = await run_in_threadpool(
-                store_container, services.db, services.documents, actor, upload_request, checked
+                store_container, services.db, actor, upload_request, checked, retention
             )
         finally:
             if checked.extra_spool is not None:
@@ -194,6 +205,103 @@ def download_signatures(
             "filename*=UTF-8''signatures.zip"
         },
     )
+
+
+@router.get(
+    "/{container_id}/content",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def download_document(
+    container_id: str, user: CurrentUser, actor: CurrentActor, services: ServicesDep
+) -> StreamingResponse:
+    """The signed document itself, when the archive retains it (UseArchiveCa=true), streamed
+    from its storage; 404 DocumentNotRetained when only signatures and digests are kept."""
+    with services.db.session() as session:
+        try:
+            c: Container | None = visible_container(session, user, container_id)
+        except NotFound:
+            c = None
+        outcome = "not-found" if c is None else "ok" if c.document_location else "not-retained"
+        record(
+            session,
+            "document.content",
+            actor,
+            container_id=container_id,
+            storage_id=c.storage_id if c is not None else None,
+            outcome=outcome,
+        )
+        if c is not None:
+            location, name, mime = c.document_location, c.name, c.document_type
+            size, sha256 = c.document_size, c.document_digests.get("sha256")
+            ended = c.status == ContainerStatus.STORAGE_PERIOD_ENDED and c.use_archive_ca
+    if c is None:
+        raise NotFound(f"Container {container_id} not found", code="ContainerNotFound")
+    if location is None:
+        reason = (
+            "its storage period ended and the document was deleted"
+            if ended
+            else "it was uploaded with UseArchiveCa=false: only its signatures and digests are kept"
+        )
+        raise NotFound(
+            f"Container {container_id} does not retain its document: {reason}",
+            code="DocumentNotRetained",
+        )
+    document = services.plugins.open_document(location)
+
+    def mismatch(message: str) -> None:
+        with services.db.session() as session:
+            problems.report(session, "document-digest-mismatch", message, container_id=c.id)
+
+    return StreamingResponse(
+        _verified_stream(
+            document, size, base64.b64decode(sha256) if sha256 else None, location, mismatch
+        ),
+        media_type=mime,
+        headers={
+            "Content-Length": str(size),
+            "Content-Disposition": _attachment(name),
+        },
+    )
+
+
+def _verified_stream(
+    document: Document,
+    size: int,
+    sha256: bytes | None,
+    location: str,
+    mismatch: Callable[[str], None],
+) -> Iterator[bytes]:
+    """The document's bytes, checked against the digest taken at upload (fixity).
+
+    The last chunk is held back until the digest is checked: a document that no longer
+    matches is never delivered whole (the connection is cut and a problem recorded).
+    """
+    digest = hashlib.sha256()
+    held: bytes | None = None
+    read = 0
+    with document:
+        for chunk in document.chunks():
+            digest.update(chunk)
+            read += len(chunk)
+            if held is not None:
+                yield held
+            held = chunk
+    if read != size or (sha256 is not None and digest.digest() != sha256):
+        message = (
+            f"Stored document at {location} does not match its upload: {read} bytes "
+            f"(expected {size}), sha256 {'differs' if sha256 else 'unknown'}"
+        )
+        mismatch(message)
+        raise OSError(message)
+    if held is not None:
+        yield held
+
+
+def _attachment(name: str) -> str:
+    """Content-Disposition naming the container, with an ASCII fallback (RFC 6266)."""
+    fallback = re.sub(r"[^A-Za-z0-9._ -]", "_", name).strip() or "document"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 @router.get("/{container_id}/report", response_model=Envelope[dict[str, Any]])
@@ -347,13 +455,7 @@ def _upload_request(form: UploadForm, zone: ZoneInfo) -> UploadRequest:
         save_type, parse_archive_date(date_text, zone) if date_text else None, utcnow()
     )
     use_archive_ca = _parse_bool("UseArchiveCa", form.first("UseArchiveCa"))
-    plugin = form.first("ArchiveCaPluginName")
-    if plugin is not None:
-        raise InvalidInput(
-            f"Unknown ArchiveCaPluginName {plugin!r}: no document storage "
-            "plugin of that name is configured",
-            code="UnknownPlugin",
-        )
+    plugin = form.first("ArchiveCaPluginName")  # resolved against the plugins by ingest
     return UploadRequest(
         storage_id=storage_id,
         save_type=save_type,
