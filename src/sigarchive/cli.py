@@ -83,10 +83,13 @@ def serve(
     import uvicorn
 
     from sigarchive.api.app import create_app
+    from sigarchive.plugins.config import load_plugin_config
+    from sigarchive.plugins.loader import check_plugin_config
 
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     settings = Settings()
     err.print(f"sigarchive: data directory {settings.data_dir.resolve()}")
+    _run(lambda: check_plugin_config(load_plugin_config(settings.plugin_config_path)))
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
 
 

@@ -1,7 +1,11 @@
-"""The S3 server restarting in the middle of an upload: the archive either finishes the upload
-once the server is back (the multipart upload is started again from the spooled document) or
-refuses it cleanly — never a container whose document is half-stored. Each backend runs its
-own archive against its own moto server, killed with SIGKILL and started again on the port."""
+"""Plugin faults at the level of the whole server.
+
+- The S3 server restarting in the middle of an upload: the archive either finishes the upload
+  once the server is back (the multipart upload is started again from the spooled document)
+  or refuses it cleanly — never a container whose document is half-stored. Each backend runs
+  its own archive against its own moto server, killed with SIGKILL and started again.
+- A bad plugin-config.json stops the server at start with a message naming the entry.
+"""
 
 from __future__ import annotations
 
@@ -114,3 +118,30 @@ def test_the_s3_server_restarting_mid_upload(
         if archive is not None:
             archive.stop()
         moto.stop()
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (
+            {"IsEnabled": True, "PluginName": "fs", "AssemblyName": "FilesystemStoragePlugin.dll"},
+            "AssemblyName 'FilesystemStoragePlugin.dll' is neither 'module:Class' nor",
+        ),
+        (
+            {"IsEnabled": True, "PluginName": "fs", "AssemblyName": "filesystem"},
+            "parameter 'DocumentsFolderPath' is required",
+        ),
+    ],
+)
+def test_a_bad_plugin_config_stops_the_start_naming_the_entry(
+    tmp_path: Path, entry: dict[str, object], message: str
+) -> None:
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "plugin-config.json").write_text(
+        json.dumps({"Plugins": {"DocumentStorage": [entry]}})
+    )
+    server = ArchiveServer(tmp_path, f"sqlite:///{tmp_path / 'sigarchive.sqlite3'}")
+    with pytest.raises(RuntimeError, match="server exited") as refused_start:
+        server.start()
+    log = " ".join(str(refused_start.value).split())  # the console wraps long lines
+    assert 'Plugins.DocumentStorage[0] ("fs")' in log and message in log

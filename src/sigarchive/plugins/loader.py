@@ -323,6 +323,16 @@ class PluginRegistry:
                     log.exception("closing plugin %s failed", handle.name)
 
 
+def check_plugin_config(config: PluginConfig) -> None:
+    """Refuse a configuration whose enabled entries name no usable plugin class (before a
+    server starts; parameters are checked when the plugins initialise)."""
+    for entry in (*config.document_storage, *config.post_enhancement):
+        if entry.enabled:
+            instantiate(
+                entry.kind, resolve_class(entry.kind, entry.assembly, entry.label), entry.label
+            )
+
+
 def build_registry(
     config: PluginConfig,
     *,
