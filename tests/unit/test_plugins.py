@@ -6,12 +6,14 @@ import asyncio
 import io
 import json
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sigarchive.archive.model import ContainerStatus, SaveType
+from sigarchive.archive.post_enhancement import PostEnhancementRunner
 from sigarchive.db.engine import Database
 from sigarchive.plugins.config import PluginKind, load_plugin_config, parse_plugin_config
 from sigarchive.plugins.loader import build_registry, split_location
@@ -321,3 +323,23 @@ def test_the_seeds_san_connector_writes_signatures_and_a_report(tmp_path: Path) 
     assert asyncio.run(plugin.process(failed)).is_success
     assert (folder / "report.txt").read_text() == "Error. Container status: Error."
     assert sorted(p.name for p in folder.iterdir()) == ["report.txt", "signature-0.sig"]
+
+
+class Slow:
+    def initialize(self, parameters: Mapping[str, str]) -> None:
+        pass
+
+    async def process(self, container: ContainerInfo) -> Result[None]:
+        await asyncio.sleep(30)
+        return Result.ok(None)
+
+
+def test_a_post_enhancement_plugin_that_hangs_gives_up_before_its_lease_ends(
+    db: Database, tmp_path: Path
+) -> None:
+    registry = build(db, tmp_path, "SanConnector", f"{__name__}:Slow")
+    runner = PostEnhancementRunner(
+        db, registry.post_enhancement, "test-runner", lease_for=timedelta(seconds=0.5)
+    )
+    result = asyncio.run(runner._process(registry.post_enhancement[0], info()))
+    assert result.is_failure and "did not finish within" in str(result.error)

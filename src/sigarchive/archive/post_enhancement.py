@@ -27,6 +27,7 @@ from sigarchive.archive.audit import Actor, record
 from sigarchive.db.engine import Database
 from sigarchive.db.models import Container, PostEnhancementTask, utcnow
 from sigarchive.plugins.loader import PostEnhancementHandle
+from sigarchive.plugins.protocols import ContainerInfo
 from sigarchive.plugins.result import Result
 from sigarchive.plugins.views import container_info
 
@@ -119,8 +120,16 @@ class PostEnhancementRunner:
         if info is None:  # the container is gone (the foreign key cascades; belt and braces)
             self._finish(task, Result.ok(None), None)
             return
-        result = asyncio.run(handle.process(info))
+        result = asyncio.run(self._process(handle, info))
         self._finish(task, result, info.storage_id)
+
+    async def _process(self, handle: PostEnhancementHandle, info: ContainerInfo) -> Result[None]:
+        """Run the plugin, giving up (a failure, retried later) when the lease would expire."""
+        timeout = self.lease_for.total_seconds() * 0.9
+        try:
+            return await asyncio.wait_for(handle.process(info), timeout)
+        except TimeoutError:
+            return Result.fail(f"plugin {handle.name!r} did not finish within {timeout:.0f} s")
 
     def _finish(self, task: _Claimed, result: Result[None], storage_id: int | None) -> None:
         mine = (PostEnhancementTask.id == task.id) & (PostEnhancementTask.lease_owner == self.owner)
