@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from asn1crypto import cms
 import pytest
+from asn1crypto import cms
 from sqlalchemy import func, select
 
 from sigarchive.db.models import AuditEvent, Container
