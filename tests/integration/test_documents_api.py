@@ -331,6 +331,14 @@ def test_users_see_only_their_storages(archive: ArchiveServer, tenant: Tenant) -
         ]
         for path in ("", "/status", "/sign"):
             refused(other.get(f"/api/document/{container_id}{path}"), 404, "ContainerNotFound")
+    with archive.db.session() as session:  # the refused reads are audited too
+        refusals = session.scalars(
+            select(AuditEvent.action).where(
+                AuditEvent.container_id == container_id, AuditEvent.outcome == "not-found"
+            )
+        ).all()
+    assert sorted(refusals) == ["document.details", "document.sign", "document.status"]
+    with archive.client(other_token) as other:
         found = ok(
             other.post(
                 "/api/document/search", json={"filters": {"storageIds": [tenant.storage_id]}}

@@ -46,7 +46,10 @@ def read_container(
     try:
         container = visible_container(session, user, container_id)
     except NotFound:
-        record(session, action, actor, container_id=container_id, outcome="not-found")
+        # The caller's transaction is rolled back by the error: the refusal is recorded in a
+        # transaction of its own so that it is kept.
+        with Session(session.get_bind()) as refusal, refusal.begin():
+            record(refusal, action, actor, container_id=container_id, outcome="not-found")
         raise
     record(session, action, actor, container_id=container.id, storage_id=container.storage_id)
     return container
