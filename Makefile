@@ -13,8 +13,13 @@ $(BIN)/python:
 
 TEST_PLUGIN := tests/plugins/sigarchive-testplugin
 
-# The archive, and the out-of-tree plugin package the tests load through its entry points.
-$(VENV)/.installed: pyproject.toml $(TEST_PLUGIN)/pyproject.toml | $(BIN)/python
+# The archive alone (what `make serve` needs).
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+# Test tools, and the out-of-tree plugin package the tests load through its entry points.
+$(VENV)/.installed-test: $(VENV)/.installed $(TEST_PLUGIN)/pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	$(BIN)/pip install --quiet -e $(TEST_PLUGIN)
 	touch $@
@@ -22,7 +27,7 @@ $(VENV)/.installed: pyproject.toml $(TEST_PLUGIN)/pyproject.toml | $(BIN)/python
 setup: $(VENV)/.installed
 
 # Debian's PostgreSQL server binaries: the tests start their own cluster, they need initdb.
-setup-test: setup
+setup-test: $(VENV)/.installed-test
 	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
 	@command -v openssl >/dev/null 2>&1 || \
@@ -38,10 +43,12 @@ test: setup-test
 	$(BIN)/mypy
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
-lint: setup
+lint: setup-test
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-bench: setup
+bench: setup-test
 	$(BIN)/python bench/bench_upload.py
+	$(BIN)/python bench/bench_enhance.py
+	$(BIN)/python bench/bench_s3.py
