@@ -159,6 +159,21 @@ def upload_many(client: httpx.Client, storage_id: int, count: int) -> list[str]:
     return [ok(upload(client, storage_id, DOCUMENT, [signature])) for _ in range(count)]
 
 
+def archive_with_workers(
+    archive: ArchiveServer, client: httpx.Client, ids: list[str], workers: int
+) -> None:
+    """Run `sigarchive worker` processes until every container is archived, exactly once."""
+    processes = [start_worker(archive) for _ in range(workers)]
+    try:
+        for container_id in ids:
+            wait_for_status(client, container_id, timeout=120)
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(30)
+    assert_archived_exactly_once(archive, ids)
+
+
 def statuses(archive: ArchiveServer, ids: list[str]) -> list[int]:
     with archive.db.session() as session:
         return [c.status for c in session.scalars(select(Container).where(Container.id.in_(ids)))]
@@ -191,14 +206,7 @@ def test_worker_killed_mid_enhancement(
     os.kill(first.pid, signal.SIGKILL)
     first.wait()
     assert statuses(archive, ids).count(4) < len(ids), "killed too late to prove anything"
-    second = start_worker(archive)
-    try:
-        for container_id in ids:
-            wait_for_status(client, container_id, timeout=120)
-    finally:
-        second.terminate()
-        second.wait(30)
-    assert_archived_exactly_once(archive, ids)
+    archive_with_workers(archive, client, ids, workers=1)
 
 
 def test_two_workers_racing(
@@ -219,15 +227,7 @@ def test_two_workers_racing(
     )
     client, storage_id = tenant_client(archive)
     ids = upload_many(client, storage_id, 12)
-    workers = [start_worker(archive), start_worker(archive)]
-    try:
-        for container_id in ids:
-            wait_for_status(client, container_id, timeout=120)
-    finally:
-        for worker in workers:
-            worker.terminate()
-            worker.wait(30)
-    assert_archived_exactly_once(archive, ids)
+    archive_with_workers(archive, client, ids, workers=2)
 
 
 def test_a_tsa_that_is_not_ours(
