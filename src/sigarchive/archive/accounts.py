@@ -27,6 +27,9 @@ class AuthenticatedUser:
     id: int
     name: str
     storage_ids: frozenset[int]
+    #: An operator (``sigarchive user create --admin``): reads every storage's metadata and
+    #: the server-level nodes, changes configuration. Container access still needs grants.
+    is_admin: bool = False
 
 
 def create_storage(session: Session, name: str, actor: Actor) -> Storage:
@@ -43,7 +46,7 @@ def create_storage(session: Session, name: str, actor: Actor) -> Storage:
 
 
 def create_user(
-    session: Session, name: str, storage_ids: list[int], actor: Actor
+    session: Session, name: str, storage_ids: list[int], actor: Actor, *, is_admin: bool = False
 ) -> tuple[User, str]:
     """Create a user granted ``storage_ids``; returns it with its token (shown only once)."""
     name = name.strip()
@@ -53,7 +56,7 @@ def create_user(
         raise Conflict(f"A user named {name!r} already exists", code="UserExists")
     storages = [_storage(session, storage_id) for storage_id in dict.fromkeys(storage_ids)]
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    user = User(name=name, token_sha256=hash_token(token), storages=storages)
+    user = User(name=name, token_sha256=hash_token(token), storages=storages, is_admin=is_admin)
     session.add(user)
     try:
         session.flush()
@@ -63,7 +66,12 @@ def create_user(
         session,
         "user.create",
         actor,
-        details={"user": name, "userId": user.id, "storages": [s.id for s in storages]},
+        details={
+            "user": name,
+            "userId": user.id,
+            "storages": [s.id for s in storages],
+            "admin": is_admin,
+        },
     )
     return user, token
 
@@ -82,7 +90,9 @@ def authenticate(session: Session, token: str) -> AuthenticatedUser:
     user = session.scalar(select(User).where(User.token_sha256 == hash_token(token)))
     if user is None:
         raise Unauthorized("Unknown API token", code="InvalidToken")
-    return AuthenticatedUser(user.id, user.name, frozenset(s.id for s in user.storages))
+    return AuthenticatedUser(
+        user.id, user.name, frozenset(s.id for s in user.storages), is_admin=user.is_admin
+    )
 
 
 def list_storages(session: Session, storage_ids: frozenset[int] | None = None) -> list[Storage]:

@@ -1,8 +1,9 @@
 """The audit trail: every action with who did it and from where.
 
 Rows are written in the same transaction as the action they describe, so an action is never
-recorded without happening nor happens without being recorded. The metadata repository serves
-them as its audit facet.
+recorded without happening nor happens without being recorded. At COMMIT they are appended to
+a hash chain (``metadata/audit_chain.py``), so a removed or altered entry is detected by
+``sigarchive audit verify``. The metadata repository serves them as its audit facet.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from sigarchive.db.models import AuditEvent
+from sigarchive.db.models import AuditEvent, utcnow
+from sigarchive.metadata import audit_chain
 
 
 @dataclass(frozen=True)
@@ -38,15 +40,16 @@ def record(
     outcome: str = "ok",
     details: dict[str, Any] | None = None,
 ) -> None:
-    session.add(
-        AuditEvent(
-            action=action,
-            outcome=outcome,
-            user_id=actor.user_id,
-            user_name=actor.user_name,
-            remote_ip=actor.remote_ip,
-            container_id=container_id,
-            storage_id=storage_id,
-            details=details,
-        )
+    audit_event = AuditEvent(
+        occurred_at=utcnow(),
+        action=action,
+        outcome=outcome,
+        user_id=actor.user_id,
+        user_name=actor.user_name,
+        remote_ip=actor.remote_ip,
+        container_id=container_id,
+        storage_id=storage_id,
+        details=details,
     )
+    session.add(audit_event)
+    audit_chain.enqueue(session, audit_event)

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
     false,
 )
 from sqlalchemy.engine import Dialect
@@ -90,6 +91,8 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: An operator: sees every storage in the metadata tree and the server-level nodes.
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     storages: Mapped[list[Storage]] = relationship(secondary="user_storages", lazy="selectin")
 
 
@@ -113,6 +116,16 @@ class Container(Base):
     __table_args__ = (
         Index("ix_containers_storage_created", "storage_id", "created_at"),
         Index("ix_containers_status_due", "status", "next_attempt_at"),
+        # metadata statistics (index-only aggregates) and the fixity check's walk
+        Index(
+            "ix_containers_totals",
+            "storage_id",
+            "status",
+            "save_type",
+            "use_archive_ca",
+            "document_size",
+        ),
+        Index("ix_containers_retained", "use_archive_ca", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -155,12 +168,15 @@ class Signature(Base):
     """One uploaded CMS signature and its current (augmented) form."""
 
     __tablename__ = "signatures"
+    __table_args__ = (Index("ix_signatures_storage_level", "storage_id", "level"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     container_id: Mapped[str] = mapped_column(
         ForeignKey("containers.id", ondelete="CASCADE"), index=True
     )
     position: Mapped[int] = mapped_column(Integer)
+    #: The container's storage, copied for per-storage statistics (set on insert).
+    storage_id: Mapped[int | None] = mapped_column(Integer)
     #: Exactly the bytes that were uploaded; never changed.
     original: Mapped[bytes] = mapped_column(LargeBinary)
     #: The newest augmented form (CAdES-T ... CAdES-A); None until enhanced.
@@ -177,6 +193,12 @@ class Signature(Base):
     container: Mapped[Container] = relationship(back_populates="signatures")
 
 
+@event.listens_for(Signature, "before_insert")
+def _signature_storage(_mapper: Any, _connection: Any, signature: Signature) -> None:
+    if signature.storage_id is None and signature.container is not None:
+        signature.storage_id = signature.container.storage_id
+
+
 class AuditEvent(Base):
     """One action of the system, with who did it and from where."""
 
@@ -185,6 +207,9 @@ class AuditEvent(Base):
         Index("ix_audit_events_action_time", "action", "occurred_at"),
         Index("ix_audit_events_user_time", "user_id", "occurred_at"),
         Index("ix_audit_events_container_time", "container_id", "occurred_at"),
+        Index("ix_audit_events_storage_time", "storage_id", "occurred_at"),
+        Index("ix_audit_events_user_name_time", "user_name", "occurred_at"),
+        Index("ix_audit_events_seq", "seq", unique=True),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -197,6 +222,10 @@ class AuditEvent(Base):
     container_id: Mapped[str | None] = mapped_column(String(36))
     storage_id: Mapped[int | None] = mapped_column(Integer)
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: Hash chain (``metadata/audit_chain.py``): position, previous entry's hash, own hash.
+    seq: Mapped[int | None] = mapped_column(BigInteger)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    entry_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class TrustAnchor(Base):
@@ -221,6 +250,8 @@ class Problem(Base):
     __table_args__ = (
         Index("ix_problems_kind_open", "kind", "resolved_at"),
         Index("ix_problems_container", "container_id", "kind"),
+        Index("ix_problems_storage_open", "storage_id", "resolved_at", "kind"),
+        Index("ix_problems_certificate", "certificate_sha256", "kind"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -230,6 +261,12 @@ class Problem(Base):
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The container's storage (None for archive-wide problems such as an expiring TSA).
+    storage_id: Mapped[int | None] = mapped_column(Integer)
+    #: The certificate concerned (expiry reports).
+    certificate_sha256: Mapped[str | None] = mapped_column(String(64))
+    #: Who resolved it (a user name, or the system when the cause went away).
+    resolved_by: Mapped[str | None] = mapped_column(String(200))
 
 
 class StoredDocument(Base):

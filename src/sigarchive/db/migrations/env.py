@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+import sigarchive.db.metadata_models  # noqa: F401 - the metadata repository's tables
 from sigarchive.db.models import Base
 
 config = context.config
