@@ -9,14 +9,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from sigarchive.archive import accounts, trust
-from sigarchive.archive.audit import Actor
+from sigarchive.archive.audit import Actor, record
 from sigarchive.config import Settings
 from sigarchive.db.engine import Database
 from sigarchive.errors import ArchiveError, Conflict, InvalidInput, NotFound
@@ -168,14 +168,23 @@ def storage_list() -> None:
 def user_create(
     name: Annotated[str, typer.Argument(help="User (source system) name.")],
     storage: Annotated[
-        list[int], typer.Option("--storage", help="Storage id to grant (repeatable).")
-    ],
+        list[int] | None, typer.Option("--storage", help="Storage id to grant (repeatable).")
+    ] = None,
+    admin: Annotated[
+        bool,
+        typer.Option("--admin", help="An operator: reads all metadata, changes the configuration."),
+    ] = False,
 ) -> None:
     """Create an API user; prints its bearer token (shown only once) on the last line."""
+    if not storage and not admin:
+        err.print("[red]error[/red] give --storage (repeatable) or --admin")
+        raise typer.Exit(2)
 
     def action() -> str:
         with _database() as db, db.session() as session:
-            _user, token = accounts.create_user(session, name, storage, _cli_actor())
+            _user, token = accounts.create_user(
+                session, name, storage or [], _cli_actor(), is_admin=admin
+            )
             return token
 
     token = _run(action)
@@ -333,17 +342,37 @@ def worker(
 @app.command()
 def renew(
     due_before: Annotated[
-        datetime, typer.Option("--due-before", help="Renew containers due before this date.")
-    ],
+        datetime | None,
+        typer.Option("--due-before", help="Renew containers due before this date."),
+    ] = None,
+    certificate: Annotated[
+        str | None,
+        typer.Option(
+            "--certificate",
+            help="Renew every container depending on this certificate (SHA-256, hex), e.g. "
+            "a compromised TSA or CA.",
+        ),
+    ] = None,
+    storage: Annotated[
+        list[int] | None,
+        typer.Option("--storage", help="With --certificate: only in this storage (repeatable)."),
+    ] = None,
 ) -> None:
-    """Add a new archive time-stamp now to every container due before DATE."""
-    due = due_before if due_before.tzinfo else due_before.replace(tzinfo=UTC)
+    """Add a new archive time-stamp now to every container due before DATE, or to every
+    container that depends on a certificate."""
+    if (due_before is None) == (certificate is None):
+        err.print("[red]error[/red] give either --due-before or --certificate")
+        raise typer.Exit(2)
 
-    from sigarchive.archive.renewal import renew_due
+    from sigarchive.archive.renewal import renew_dependents, renew_due
 
     def action() -> tuple[int, int]:
         runtime = ArchiveRuntime.open(Settings())
         try:
+            if certificate is not None:
+                return renew_dependents(runtime, certificate, storage_ids=storage or None)
+            assert due_before is not None
+            due = due_before if due_before.tzinfo else due_before.replace(tzinfo=UTC)
             return renew_due(runtime, due)
         finally:
             runtime.close()
@@ -393,6 +422,110 @@ def verify(
     if text is not None:
         print(text)
     raise typer.Exit(code)
+
+
+# ---- the metadata repository (SPEC §6) ------------------------------------------------------
+
+audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@app.command()
+def metadata(
+    path: Annotated[str, typer.Argument(help="Tree path, e.g. repositories/1/facets/audit.")] = "",
+    page_size: Annotated[int, typer.Option("--page-size", help="Children per page.")] = 100,
+    cursor: Annotated[str | None, typer.Option(help="nextCursor of the previous page.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the node as JSON.")] = False,
+) -> None:
+    """Show a node of the metadata tree (as an operator: every storage)."""
+    import json
+
+    from sigarchive.metadata.tree import Page, Viewer, split_path
+
+    def action() -> dict[str, Any]:
+        runtime = ArchiveRuntime.open(Settings())
+        try:
+            node = runtime.metadata.node(
+                Viewer.operator(), _cli_actor(), split_path(path), Page(page_size, cursor)
+            )
+            return node.to_json()
+        finally:
+            runtime.close()
+
+    node = _run(action)
+    if json_output:
+        print(json.dumps(node, indent=2, ensure_ascii=False))
+        return
+    print(f"{node['path'] or '/'} ({node['type']})")
+    for key, value in node["properties"].items():
+        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        print(f"  {key}={shown}")
+    for child in node["children"]:
+        print(f"  {child['name']}/  ({child['type']})")
+    if node["nextCursor"]:
+        print(f"more: --cursor {node['nextCursor']}")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Check the audit trail's hash chain: exit 0 if intact, 1 if an entry was removed,
+    inserted or altered."""
+    import json
+
+    from sigarchive.metadata.audit_chain import verify as verify_chain
+
+    def action() -> dict[str, Any]:
+        with _database() as db:
+            report = verify_chain(db)
+            with db.session() as session:
+                record(session, "audit.verify", _cli_actor(), details=report.to_json())
+            return report.to_json()
+
+    report = _run(action)
+    if json_output:
+        print(json.dumps(report, indent=2))
+    elif report["intact"]:
+        print(f"Audit trail intact: {report['entries']} entries, head {report['headHash']}")
+    else:
+        err.print(f"[red]Audit trail BROKEN[/red] ({report['entries']} entries read):")
+        for item in report["breaks"]:
+            err.print(f"  seq {item['seq']} (event {item['eventId']}): {item['reason']}")
+    raise typer.Exit(0 if report["intact"] else 1)
+
+
+@app.command()
+def fixity(
+    container: Annotated[
+        str | None, typer.Option("--container", help="Check only this container.")
+    ] = None,
+    batch: Annotated[int, typer.Option(help="Documents to check (without --container).")] = 1000,
+) -> None:
+    """Re-read retained documents now and compare their digests (problems for mismatches);
+    exit 1 if any does not match or cannot be read."""
+    from sigarchive.metadata.fixity import check_batch, check_container
+
+    def action() -> dict[str, Any]:
+        runtime = ArchiveRuntime.open(Settings())
+        try:
+            if container is not None:
+                return check_container(runtime.db, runtime.open_document, container).to_json()
+            return check_batch(
+                runtime.db, runtime.open_document, after=None, limit=batch, max_bytes=None
+            ).to_json()
+        finally:
+            runtime.close()
+
+    result = _run(action)
+    out.print(
+        f"Checked {result['checked']} document(s): {len(result['mismatched'])} mismatched, "
+        f"{len(result['unreadable'])} unreadable",
+        highlight=False,
+    )
+    for container_id in [*result["mismatched"], *result["unreadable"]]:
+        print(container_id)
+    raise typer.Exit(1 if result["mismatched"] or result["unreadable"] else 0)
 
 
 def main() -> None:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from sigarchive.archive.audit import Actor
@@ -25,8 +26,11 @@ from sigarchive.db.engine import Database
 from sigarchive.devpki.pki import stored_endpoint
 from sigarchive.devpki.services import DevPkiServer
 from sigarchive.errors import ServiceUnavailable
-from sigarchive.plugins.config import load_plugin_config
-from sigarchive.plugins.loader import PluginRegistry, build_registry
+from sigarchive.metadata.maintenance import Maintenance
+from sigarchive.metadata.repository import FileInfo, MetadataRepository, build_repository
+from sigarchive.plugins.config import LOCAL, load_plugin_config
+from sigarchive.plugins.loader import PluginRegistry, build_registry, split_location
+from sigarchive.plugins.protocols import Document
 from sigarchive.signatures.digests import MultiDigester
 from sigarchive.signatures.timestamps import HttpTimeStamper
 from sigarchive.workers.runner import WorkerLoop, worker_name
@@ -58,6 +62,7 @@ class ArchiveRuntime:
     _devpki: DevPkiServer | None = None
     _timestamper: HttpTimeStamper | None = None
     _loops: list[WorkerLoop | PostEnhancementLoop] = field(default_factory=list)
+    _maintenance: Maintenance | None = None
 
     @classmethod
     def open(cls, settings: Settings, *, serve_devpki: bool = False) -> ArchiveRuntime:
@@ -127,7 +132,38 @@ class ArchiveRuntime:
             policy,
             document_digests=self.document_digests,
             on_outcome=self._plan_post_enhancement,
+            renewal_margin_for=self.metadata.configuration.renewal_margin,
         )
+
+    @cached_property
+    def metadata(self) -> MetadataRepository:
+        """The metadata repository (tree, facets, configuration section)."""
+        return build_repository(
+            self.db,
+            self.settings.data_dir,
+            self.document_file_info,
+            known_plugins=lambda: sorted(self.plugins.storages),
+        )
+
+    def open_document(self, location: str) -> Document:
+        """A retained document as a stream, from its storage plugin (the fixity check)."""
+        return self.plugins.open_document(location)
+
+    def document_file_info(self, location: str) -> FileInfo | None:
+        """Size and modification time of a retained document, when its storage keeps files
+        the archive can look at (``local``); None otherwise."""
+        name, inner = split_location(location)
+        if name != LOCAL:
+            return None
+        try:
+            stat = (self.settings.documents_dir / inner).stat()
+        except OSError:
+            return None
+        return FileInfo(stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC))
+
+    def maintenance(self) -> Maintenance:
+        """Scheduled metadata work: statistics snapshots, fixity check, expiring certificates."""
+        return Maintenance(self.db, self.metadata.configuration, self.open_document)
 
     def document_digests(self, location: str, algorithms: list[str]) -> dict[str, bytes]:
         """Digests of a retained document, streamed from its storage plugin."""
@@ -180,8 +216,13 @@ class ArchiveRuntime:
             post_loop = PostEnhancementLoop(runner, poll_interval=self.settings.poll_interval)
             post_loop.start()
             self._loops.append(post_loop)
+        if count > 0 and self._maintenance is None:
+            self._maintenance = self.maintenance()
+            self._maintenance.start(self.settings.poll_interval)
 
     def close(self) -> None:
+        if self._maintenance is not None:
+            self._maintenance.stop()
         for loop in self._loops:
             loop.stop()
         self._loops.clear()

@@ -127,7 +127,11 @@ def test_tsa_down_then_back(
             container = session.get(Container, container_id)
             assert container is not None
             assert container.status in (1, 2), container.last_error
-            problem = session.scalar(select(Problem).where(Problem.container_id == container_id))
+            problem = session.scalar(
+                select(Problem).where(
+                    Problem.container_id == container_id, Problem.kind == "tsa-unavailable"
+                )
+            )
             if container.attempts >= 2 and problem is not None:
                 assert "Tsa" in (container.last_error or "")
                 assert problem.kind == "tsa-unavailable" and problem.resolved_at is None
@@ -138,7 +142,11 @@ def test_tsa_down_then_back(
     wait_for_status(client, container_id, timeout=90)
     assert_archived_exactly_once(archive, [container_id])
     with archive.db.session() as session:
-        problem = session.scalar(select(Problem).where(Problem.container_id == container_id))
+        problem = session.scalar(
+            select(Problem).where(
+                Problem.container_id == container_id, Problem.kind == "tsa-unavailable"
+            )
+        )
         assert problem is not None and problem.resolved_at is not None
     [signature] = downloaded_signatures(client, container_id)
     check_archived_signature(signature, DOCUMENT, tsa_pki.root.cert_path)

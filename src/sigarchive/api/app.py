@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sigarchive import __version__
 from sigarchive.api.multipart import sweep_spool
-from sigarchive.api.routes import dictionary, documents, user
+from sigarchive.api.routes import dictionary, documents, metadata, user
 from sigarchive.config import Settings
 from sigarchive.errors import ArchiveError
 from sigarchive.runtime import ArchiveRuntime
@@ -83,4 +83,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(documents.router)
     app.include_router(dictionary.router)
     app.include_router(user.router)
+    app.include_router(metadata.router)
     return app

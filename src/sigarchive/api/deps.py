@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sigarchive.archive.accounts import AuthenticatedUser, authenticate
 from sigarchive.archive.audit import Actor
 from sigarchive.errors import Unauthorized
+from sigarchive.metadata.tree import Viewer
 from sigarchive.runtime import ArchiveRuntime
 
 _bearer = HTTPBearer(auto_error=False, description="API token from `sigarchive user create`")
@@ -41,3 +42,11 @@ def get_actor(request: Request, user: CurrentUser) -> Actor:
 
 
 CurrentActor = Annotated[Actor, Depends(get_actor)]
+
+
+def get_viewer(user: CurrentUser) -> Viewer:
+    """The caller as a reader of the metadata tree (operators see every storage)."""
+    return Viewer(user.id, user.name, user.is_admin, user.storage_ids)
+
+
+CurrentViewer = Annotated[Viewer, Depends(get_viewer)]

@@ -32,6 +32,7 @@ from sigarchive.archive.trust import trust_roots
 from sigarchive.db.engine import Database
 from sigarchive.db.models import Container, Signature, utcnow
 from sigarchive.errors import ArchiveError, ServiceUnavailable
+from sigarchive.metadata.hooks import container_enhanced
 from sigarchive.signatures import cades
 from sigarchive.signatures.levels import (
     ARCHIVE_TIME_STAMP_V2,
@@ -83,6 +84,8 @@ class Enhancer:
     #: Called inside the transaction that ends an enhancement or renewal (archived or failed),
     #: to plan the post-enhancement plugins atomically with the new status.
     on_outcome: Callable[[Session, Container], None] | None = None
+    #: A storage's own renewal margin (the configuration section); None: the policy's.
+    renewal_margin_for: Callable[[int], timedelta | None] | None = None
 
     # ---- entry points -------------------------------------------------------------------
 
@@ -241,6 +244,7 @@ class Enhancer:
             # the updater claims it again when renewal is due
             container.next_attempt_at = container.signature_update_date
             problems.resolve(session, container.id, ENHANCEMENT_PROBLEMS)
+            container_enhanced(session, container)
             record(
                 session,
                 "signature.renewal" if renewal else "signature.enhancement",
@@ -318,6 +322,9 @@ class Enhancer:
         """When the next archive time-stamp is due: before the newest one's TSA certificate
         expires, less the margin, or now when its hash algorithm is no longer trusted
         (SPEC §3.5; EN 319 102-1 §5.6.3: renew while the newest time-stamp still proves)."""
+        margin = self.policy.renewal_margin
+        if self.renewal_margin_for is not None:
+            margin = self.renewal_margin_for(container.storage_id) or margin
         dues = []
         for signature in container.signatures:
             if signature.enhanced is None:
@@ -326,7 +333,7 @@ class Enhancer:
             if algorithm in self.policy.weak_digests:
                 dues.append(utcnow())
             elif expiry is not None:
-                dues.append(expiry - self.policy.renewal_margin)
+                dues.append(expiry - margin)
         if not dues:
             return None
         return max(min(dues), utcnow() + timedelta(hours=1))

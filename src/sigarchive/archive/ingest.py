@@ -30,6 +30,7 @@ from sigarchive.errors import (
     ServiceUnavailable,
     SignatureRejected,
 )
+from sigarchive.metadata.hooks import container_stored
 from sigarchive.plugins.loader import PluginRegistry, StorageHandle
 from sigarchive.plugins.protocols import ContainerInfo, Document, SignatureInfo
 from sigarchive.signatures.cms import (
@@ -262,6 +263,7 @@ def store_container(
                     )
                 )
             session.add(container)
+            container_stored(session, container)
             record(
                 session,
                 "document.upload",

@@ -1,0 +1,26 @@
+"""The calls the archive's use cases make into the metadata repository."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from sigarchive.db.models import Container
+from sigarchive.metadata import content, problem_reports, references
+
+
+def container_stored(session: Session, container: Container) -> None:
+    """A new container: hang it in the content tree (same transaction as the upload)."""
+    session.flush()
+    content.place(
+        session.connection(),
+        container.id,
+        container.storage_id,
+        container.structure_name,
+        container.name,
+    )
+
+
+def container_enhanced(session: Session, container: Container) -> None:
+    """A container was enhanced or renewed: its references and signature problems."""
+    references.index_container(session, container)
+    problem_reports.report_signature_validity(session, container)
