@@ -25,9 +25,7 @@ def _find(tool: str) -> str:
         return found
     for candidate in sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{tool}"), reverse=True):
         return str(candidate)
-    raise RuntimeError(
-        f"PostgreSQL's {tool} is not installed; `make test` installs it"
-    )
+    raise RuntimeError(f"PostgreSQL's {tool} is not installed; `make test` installs it")
 
 
 def free_port() -> int:
