@@ -37,11 +37,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import ssl
 from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
+import aiohttp
+import certifi
 from asn1crypto import cms, crl, ocsp, x509
 from cryptography import x509 as crypto_x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -993,9 +996,10 @@ async def async_validate_signature(
     signer = check.signer_certificate
     assert signer is not None  # a verified signature has its certificate
 
+    session = _http_session() if fetch_revocation else None
     backend = (
-        AIOHttpFetcherBackend(per_request_timeout=timeout, limits=FETCH_LIMITS)
-        if fetch_revocation
+        AIOHttpFetcherBackend(session, per_request_timeout=timeout, limits=FETCH_LIMITS)
+        if session is not None
         else None
     )
     failures: list[_FetchFailure] = []
@@ -1005,8 +1009,16 @@ async def async_validate_signature(
             run, signer, embedded, trust_roots, fetchers, failures, content_digest_for
         )
     finally:
-        if backend is not None:
-            await backend.close()  # type: ignore[no-untyped-call]
+        if session is not None:
+            await session.close()
+
+
+def _http_session() -> aiohttp.ClientSession:
+    """The session OCSP/CRL/AIA fetches use. ``trust_env``: the HTTP(S)_PROXY / NO_PROXY of
+    the environment apply, as they do for every other client of the archive (deployments
+    behind a proxy; the tests keep every fetch on loopback this way)."""
+    context = ssl.create_default_context(cafile=certifi.where())
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context), trust_env=True)
 
 
 def _logging_fetchers(fetchers: Fetchers, failures: list[_FetchFailure]) -> Fetchers:
