@@ -30,7 +30,7 @@ from tests.support.cades_checks import check_archived_signature, unsigned_values
 from tests.support.openssl_tsa import OpenSslTsa
 from tests.support.postgres import free_port
 from tests.support.server import ArchiveServer
-from tests.support.signing import make_signature
+from tests.support.signing import make_signature, sign_with
 
 
 @pytest.fixture(params=BACKENDS)
@@ -277,3 +277,55 @@ def test_tsa_failover_from_the_config_file(
         container_id = ok(upload(client, storage_id, DOCUMENT, [make_signature(DOCUMENT)]))
         wait_for_status(client, container_id)
     assert_archived_exactly_once(archive, [container_id])
+
+
+def test_ocsp_down_then_back(
+    tmp_path: Path,
+    backend: str,
+    request: pytest.FixtureRequest,
+    tsa_pki: DevPki,
+    stopper: list[Any],
+) -> None:
+    """The signer's OCSP responder is unreachable: the container waits (never "error"), a
+    problem says why, and once the responder is back it is archived with its answer."""
+    archive = start_archive(
+        tmp_path,
+        backend,
+        request,
+        stopper,
+        SIGARCHIVE_REVOCATION_PATIENCE_SECONDS="3600",
+        SIGARCHIVE_PROBLEM_AFTER_SECONDS="0",
+    )
+    archive.cli("trust", "add", str(tsa_pki.root.cert_path))
+    client, storage_id = tenant_client(archive)
+    # signed by the test PKI, whose OCSP responder (its own services) is not running yet
+    signature = sign_with(DOCUMENT, tsa_pki.signer.cert_path, tsa_pki.signer.key_path)
+    container_id = ok(upload(client, storage_id, DOCUMENT, [signature]))
+    deadline = time.monotonic() + 60
+    while True:
+        with archive.db.session() as session:
+            container = session.get(Container, container_id)
+            assert container is not None
+            assert container.status in (1, 2), container.last_error
+            problem = session.scalar(
+                select(Problem).where(
+                    Problem.container_id == container_id, Problem.kind == "revocation-unavailable"
+                )
+            )
+            if container.attempts >= 2 and problem is not None:
+                assert "RevocationUnavailable" in (container.last_error or "")
+                break
+        assert time.monotonic() < deadline, "no retry seen"
+        time.sleep(0.2)
+    serve_tsa(tsa_pki, stopper)  # its OCSP responder comes back
+    wait_for_status(client, container_id, timeout=90)
+    report = ok(client.get(f"/api/document/{container_id}/report"))
+    [signer] = report["signatures"][0]["validation"]["signers"]
+    assert signer["indication"] == "TOTAL-PASSED" and signer["revocation"] == "good", signer
+    with archive.db.session() as session:
+        problem = session.scalar(
+            select(Problem).where(
+                Problem.container_id == container_id, Problem.kind == "revocation-unavailable"
+            )
+        )
+        assert problem is not None and problem.resolved_at is not None

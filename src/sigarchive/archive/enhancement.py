@@ -49,6 +49,7 @@ log = logging.getLogger("sigarchive.enhancement")
 SYSTEM = Actor.system("signature-updater")
 #: Problems that a successful enhancement closes.
 ENHANCEMENT_PROBLEMS = ("enhancement-failed", "tsa-unavailable")
+REVOCATION_PROBLEM = "revocation-unavailable"
 
 
 @dataclass(frozen=True)
@@ -117,9 +118,10 @@ class Enhancer:
             roots = trust_roots(session)
         threshold = renewal_threshold or created_at
         digest_for = self._digest_source(digests, location)
+        without_revocation = False
         try:
             for signature_id, current in work:
-                self._enhance_signature(
+                without_revocation |= self._enhance_signature(
                     lease, signature_id, current, digest_for, roots, threshold, created_at
                 )
         except ServiceUnavailable as error:
@@ -131,7 +133,9 @@ class Enhancer:
             else:
                 self._fail(lease, error)
             return
-        self._finish(lease, renewal=renewal)
+        # a wait for OCSP/CRL that ended with their answers is over; one that ran out stays open
+        resolved = ENHANCEMENT_PROBLEMS + (() if without_revocation else (REVOCATION_PROBLEM,))
+        self._finish(lease, renewal=renewal, resolved=resolved)
 
     def _enhance_signature(
         self,
@@ -142,7 +146,8 @@ class Enhancer:
         roots: list[x509.Certificate],
         threshold: datetime,
         created_at: datetime,
-    ) -> None:
+    ) -> bool:
+        """Bring one signature to B-LTA; True when it was archived without revocation data."""
         algorithm = self.policy.timestamp_algorithm
         # B-T: EN 319 122-1 §5.3 (signers that already have one are left alone).
         stamped = cades.add_signature_timestamp(current, self.timestamper, algorithm=algorithm)
@@ -151,7 +156,7 @@ class Enhancer:
             current = stamped
         newest = newest_archive_time(current)
         if newest is not None and newest >= threshold:
-            return  # this step was done by an earlier attempt
+            return False  # this step was done by an earlier attempt
         # B-LT then B-LTA: validation material for every signer and time-stamp, then an
         # archive-time-stamp-v3 over everything (EN 319 122-1 §5.5.3).
         reports, material, unreachable = self._reports(current, digest_for, roots, fetch=True)
@@ -163,7 +168,7 @@ class Enhancer:
                 )
             self._report_problem(
                 lease,
-                "revocation-unavailable",
+                REVOCATION_PROBLEM,
                 "Archived without revocation data: OCSP/CRL unreachable",
             )
         extended = cades.add_validation_data(
@@ -176,6 +181,7 @@ class Enhancer:
             extended, digest_for, self.timestamper, algorithm=algorithm
         )
         self._save(lease, signature_id, archived, reports)
+        return unreachable
 
     def _reports(
         self,
@@ -234,7 +240,9 @@ class Enhancer:
                 session, kind, message, container_id=lease.container_id, severity="warning"
             )
 
-    def _finish(self, lease: Lease, *, renewal: bool) -> None:
+    def _finish(
+        self, lease: Lease, *, renewal: bool, resolved: tuple[str, ...] = ENHANCEMENT_PROBLEMS
+    ) -> None:
         with self.db.session() as session:
             container = hold(session, lease)
             container.status = int(ContainerStatus.ARCHIVED)
@@ -243,7 +251,7 @@ class Enhancer:
             container.last_error = None
             # the updater claims it again when renewal is due
             container.next_attempt_at = container.signature_update_date
-            problems.resolve(session, container.id, ENHANCEMENT_PROBLEMS)
+            problems.resolve(session, container.id, resolved)
             container_enhanced(session, container)
             record(
                 session,
