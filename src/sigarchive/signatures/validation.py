@@ -38,6 +38,7 @@ import asyncio
 import hashlib
 import logging
 import ssl
+import time
 from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -324,12 +325,18 @@ class _LoggingOCSPFetcher(OCSPFetcher):
     def __init__(self, inner: OCSPFetcher, failures: list[_FetchFailure]) -> None:
         self._inner = inner
         self._failures = failures
+        self._from_cache: list[tuple[bytes, ocsp.OCSPResponse]] = []
 
     async def fetch(
         self, cert: x509.Certificate | cms.AttributeCertificateV2, authority: Authority
     ) -> ocsp.OCSPResponse:
+        key = cert.sha256 if isinstance(cert, x509.Certificate) else None
+        cached = _OCSP_CACHE.get(key) if key is not None else None
+        if cached is not None and cached[0] > time.monotonic():
+            self._from_cache.append((cached[1].dump(), cached[1]))
+            return cached[1]
         try:
-            return await self._inner.fetch(cert, authority)
+            response = await self._inner.fetch(cert, authority)
         except OCSPFetchError as exc:
             self._failures.append(
                 _FetchFailure("ocsp", _is_network_failure(exc), f"{exc} ({_describe(cert)})")
@@ -339,14 +346,44 @@ class _LoggingOCSPFetcher(OCSPFetcher):
             message = f"OCSP request for {_describe(cert)} failed: {type(exc).__name__} {exc}"
             self._failures.append(_FetchFailure("ocsp", True, message))
             raise OCSPFetchError(message) from exc
+        if key is not None:
+            _remember_ocsp(key, response)
+        return response
 
     def fetched_responses(self) -> Iterable[ocsp.OCSPResponse]:
-        return self._inner.fetched_responses()
+        return [*self._inner.fetched_responses(), *(r for _, r in self._from_cache)]
 
     def fetched_responses_for_cert(
         self, cert: x509.Certificate | cms.AttributeCertificateV2
     ) -> Iterable[ocsp.OCSPResponse]:
         return self._inner.fetched_responses_for_cert(cert)
+
+
+#: OCSP answers shared by the validations of this process, keyed by the certificate's
+#: SHA-256: the same TSA and CA certificates recur in every container, and an answer may be
+#: reused until its nextUpdate (RFC 6960 §4.2.2.1; RFC 5019 §6 caching), here for at most
+#: OCSP_CACHE_SECONDS so revocations still show within minutes.
+OCSP_CACHE_SECONDS = 300.0
+_OCSP_CACHE_LIMIT = 10_000
+_OCSP_CACHE: dict[bytes, tuple[float, ocsp.OCSPResponse]] = {}
+
+
+def _remember_ocsp(key: bytes, response: ocsp.OCSPResponse) -> None:
+    if response["response_status"].native != "successful":
+        return
+    lifetime = OCSP_CACHE_SECONDS
+    try:
+        single = response.basic_ocsp_response["tbs_response_data"]["responses"][0]
+        next_update = single["next_update"].native
+    except (KeyError, IndexError, ValueError, TypeError):
+        return
+    if next_update is not None:
+        lifetime = min(lifetime, (next_update - datetime.now(UTC)).total_seconds())
+    if lifetime <= 0:
+        return
+    if len(_OCSP_CACHE) >= _OCSP_CACHE_LIMIT:
+        _OCSP_CACHE.clear()
+    _OCSP_CACHE[key] = (time.monotonic() + lifetime, response)
 
 
 class _LoggingCRLFetcher(CRLFetcher):
