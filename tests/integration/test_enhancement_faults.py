@@ -104,6 +104,34 @@ def assert_archived_exactly_once(archive: ArchiveServer, ids: list[str]) -> None
             assert len(done) == 1, container_id
 
 
+def problem_of(archive: ArchiveServer, container_id: str, kind: str) -> Problem:
+    with archive.db.session() as session:
+        problem = session.scalar(
+            select(Problem).where(Problem.container_id == container_id, Problem.kind == kind)
+        )
+    assert problem is not None, f"no {kind} problem for {container_id}"
+    return problem
+
+
+def wait_for_problem(archive: ArchiveServer, container_id: str, kind: str, error: str) -> None:
+    """The container waits (never "error"), is retried, and an open problem says why."""
+    deadline = time.monotonic() + 60
+    while True:
+        with archive.db.session() as session:
+            container = session.get(Container, container_id)
+            assert container is not None
+            assert container.status in (1, 2), container.last_error
+            problem = session.scalar(
+                select(Problem).where(Problem.container_id == container_id, Problem.kind == kind)
+            )
+            if container.attempts >= 2 and problem is not None:
+                assert error in (container.last_error or "")
+                assert problem.resolved_at is None
+                return
+        assert time.monotonic() < deadline, "no retry seen"
+        time.sleep(0.2)
+
+
 def test_tsa_down_then_back(
     tmp_path: Path,
     backend: str,
@@ -121,33 +149,11 @@ def test_tsa_down_then_back(
     )
     client, storage_id = tenant_client(archive)
     container_id = ok(upload(client, storage_id, DOCUMENT, [make_signature(DOCUMENT)]))
-    deadline = time.monotonic() + 30
-    while True:  # the container waits (never "error") and says why
-        with archive.db.session() as session:
-            container = session.get(Container, container_id)
-            assert container is not None
-            assert container.status in (1, 2), container.last_error
-            problem = session.scalar(
-                select(Problem).where(
-                    Problem.container_id == container_id, Problem.kind == "tsa-unavailable"
-                )
-            )
-            if container.attempts >= 2 and problem is not None:
-                assert "Tsa" in (container.last_error or "")
-                assert problem.kind == "tsa-unavailable" and problem.resolved_at is None
-                break
-        assert time.monotonic() < deadline, "no retry seen"
-        time.sleep(0.2)
+    wait_for_problem(archive, container_id, "tsa-unavailable", "Tsa")
     serve_tsa(tsa_pki, stopper)
     wait_for_status(client, container_id, timeout=90)
     assert_archived_exactly_once(archive, [container_id])
-    with archive.db.session() as session:
-        problem = session.scalar(
-            select(Problem).where(
-                Problem.container_id == container_id, Problem.kind == "tsa-unavailable"
-            )
-        )
-        assert problem is not None and problem.resolved_at is not None
+    assert problem_of(archive, container_id, "tsa-unavailable").resolved_at is not None
     [signature] = downloaded_signatures(client, container_id)
     check_archived_signature(signature, DOCUMENT, tsa_pki.root.cert_path)
 
@@ -301,31 +307,10 @@ def test_ocsp_down_then_back(
     # signed by the test PKI, whose OCSP responder (its own services) is not running yet
     signature = sign_with(DOCUMENT, tsa_pki.signer.cert_path, tsa_pki.signer.key_path)
     container_id = ok(upload(client, storage_id, DOCUMENT, [signature]))
-    deadline = time.monotonic() + 60
-    while True:
-        with archive.db.session() as session:
-            container = session.get(Container, container_id)
-            assert container is not None
-            assert container.status in (1, 2), container.last_error
-            problem = session.scalar(
-                select(Problem).where(
-                    Problem.container_id == container_id, Problem.kind == "revocation-unavailable"
-                )
-            )
-            if container.attempts >= 2 and problem is not None:
-                assert "RevocationUnavailable" in (container.last_error or "")
-                break
-        assert time.monotonic() < deadline, "no retry seen"
-        time.sleep(0.2)
+    wait_for_problem(archive, container_id, "revocation-unavailable", "RevocationUnavailable")
     serve_tsa(tsa_pki, stopper)  # its OCSP responder comes back
     wait_for_status(client, container_id, timeout=90)
     report = ok(client.get(f"/api/document/{container_id}/report"))
     [signer] = report["signatures"][0]["validation"]["signers"]
     assert signer["indication"] == "TOTAL-PASSED" and signer["revocation"] == "good", signer
-    with archive.db.session() as session:
-        problem = session.scalar(
-            select(Problem).where(
-                Problem.container_id == container_id, Problem.kind == "revocation-unavailable"
-            )
-        )
-        assert problem is not None and problem.resolved_at is not None
+    assert problem_of(archive, container_id, "revocation-unavailable").resolved_at is not None

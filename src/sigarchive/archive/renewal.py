@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sigarchive.archive.enhancement import due_containers
+from sigarchive.archive.enhancement import Enhancer, due_containers
 from sigarchive.archive.model import ContainerStatus
 from sigarchive.db.models import Container, utcnow
 from sigarchive.metadata.references import referrers
@@ -24,23 +24,26 @@ def renew_due(runtime: ArchiveRuntime, due_before: datetime) -> tuple[int, int]:
     owner = worker_name("renew")
     renewed = skipped = 0
     for container_id in due_containers(runtime.db, due_before):
-        lease = claim_one(
-            runtime.db,
-            owner,
-            container_id,
-            lease_for=timedelta(seconds=runtime.settings.lease_seconds),
-        )
-        if lease is None:
+        if _renew_one(runtime, enhancer, owner, container_id, started):
+            renewed += 1
+        else:
             skipped += 1
-            continue
-        enhancer.renew(lease, threshold=started)
-        with runtime.db.session() as session:
-            container = session.get(Container, container_id)
-            if container is not None and container.last_error is None:
-                renewed += 1
-            else:
-                skipped += 1
     return renewed, skipped
+
+
+def _renew_one(
+    runtime: ArchiveRuntime, enhancer: Enhancer, owner: str, container_id: str, started: datetime
+) -> bool:
+    """Lease one container and renew it now; False when busy (leased) or the renewal failed."""
+    lease = claim_one(
+        runtime.db, owner, container_id, lease_for=timedelta(seconds=runtime.settings.lease_seconds)
+    )
+    if lease is None:
+        return False
+    enhancer.renew(lease, threshold=started)
+    with runtime.db.session() as session:
+        container = session.get(Container, container_id)
+        return container is not None and container.last_error is None
 
 
 def renew_dependents(
@@ -80,19 +83,7 @@ def renew_dependents(
                 archived = container is not None and container.status == ContainerStatus.ARCHIVED
             if not archived:
                 continue  # not enhanced yet: its first enhancement is still to come
-            lease = claim_one(
-                runtime.db,
-                owner,
-                referrer.container_id,
-                lease_for=timedelta(seconds=runtime.settings.lease_seconds),
-            )
-            if lease is None:
+            if _renew_one(runtime, enhancer, owner, referrer.container_id, started):
+                renewed += 1
+            else:
                 skipped += 1
-                continue
-            enhancer.renew(lease, threshold=started)
-            with runtime.db.session() as session:
-                container = session.get(Container, referrer.container_id)
-                if container is not None and container.last_error is None:
-                    renewed += 1
-                else:
-                    skipped += 1
