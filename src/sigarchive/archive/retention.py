@@ -19,6 +19,7 @@ from sigarchive.plugins.config import DATABASE
 from sigarchive.plugins.loader import PluginRegistry
 from sigarchive.workers.leases import claim_one, hold, release
 
+OPEN_STATUSES = [int(s) for s in ContainerStatus if s != ContainerStatus.STORAGE_PERIOD_ENDED]
 SYSTEM = Actor.system("signature-updater")
 DELETE_PROBLEM = "document-delete-failed"
 
@@ -32,7 +33,8 @@ def end_storage_periods(db: Database, now: datetime | None = None, limit: int = 
             .where(
                 Container.save_type == int(SaveType.TEMPORARY),
                 Container.archive_until < now,
-                Container.status != int(ContainerStatus.STORAGE_PERIOD_ENDED),
+                # the statuses spelled out (not "!= ended") so the index is used
+                Container.status.in_(OPEN_STATUSES),
                 (Container.lease_until.is_(None)) | (Container.lease_until < now),
             )
             .limit(limit)

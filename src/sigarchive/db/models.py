@@ -126,6 +126,9 @@ class Container(Base):
             "document_size",
         ),
         Index("ix_containers_retained", "use_archive_ca", "id"),
+        # the end-of-storage sweep, run every worker round: Temporary containers by status
+        # and ArchiveDate, so it never scans the table
+        Index("ix_containers_storage_end", "save_type", "status", "archive_until"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
