@@ -8,7 +8,7 @@ from typing import Any
 
 from sigarchive.devpki.pki import ensure_dev_pki
 from sigarchive.devpki.services import BackgroundServer, create_app
-from sigarchive.signatures import validation
+from sigarchive.signatures import fetching
 from sigarchive.signatures.validation import validate_signature
 from tests.support.postgres import free_port
 from tests.support.signing import sign_with
@@ -26,7 +26,7 @@ def test_the_same_certificate_is_asked_about_once_while_its_answer_is_fresh(
             ocsp_requests.append(scope["path"])
         await app(scope, receive, send)
 
-    validation._OCSP_CACHE.clear()
+    fetching._OCSP_CACHE.clear()
     documents = [b"first", b"second"]
     with BackgroundServer(counting, port=pki.port):
         for document in documents:
@@ -40,4 +40,4 @@ def test_the_same_certificate_is_asked_about_once_while_its_answer_is_fresh(
             assert report.indication == "TOTAL-PASSED", report.messages
             assert material.ocsp_responses  # a cached answer still travels into B-LT
     assert len(ocsp_requests) == 1
-    validation._OCSP_CACHE.clear()
+    fetching._OCSP_CACHE.clear()

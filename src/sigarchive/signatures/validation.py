@@ -37,37 +37,27 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import ssl
-import time
-from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
-import aiohttp
-import certifi
 from asn1crypto import cms, crl, ocsp, x509
 from cryptography import x509 as crypto_x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
-from pyhanko_certvalidator.authority import Authority
 from pyhanko_certvalidator.errors import (
-    CertificateFetchError,
-    CRLFetchError,
-    CRLValidationError,
     DisallowedAlgorithmError,
     ExpiredError,
     InsufficientRevinfoError,
     InvalidCertificateError,
     NotYetValidError,
-    OCSPFetchError,
-    OCSPValidationError,
     PathBuildingError,
     PathValidationError,
     RevokedError,
     StaleRevinfoError,
 )
-from pyhanko_certvalidator.fetchers import CertificateFetcher, CRLFetcher, Fetchers, OCSPFetcher
+from pyhanko_certvalidator.fetchers import Fetchers
 from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
 from pyhanko_certvalidator.fetchers.api import FetchLimits
 from pyhanko_certvalidator.path import ValidationPath
@@ -90,6 +80,11 @@ from sigarchive.signatures.attributes import (
     CertificateValues,
     RevocationValues,
     split_tlvs,
+)
+from sigarchive.signatures.fetching import (
+    FetchFailure,
+    http_session,
+    logging_fetchers,
 )
 from sigarchive.signatures.levels import signature_level
 from sigarchive.signatures.tokens import TimestampToken, TokenCheck, parse_timestamp_token
@@ -286,172 +281,6 @@ def _iso(value: datetime | None) -> str | None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Fetchers that remember why a fetch failed
-
-
-@dataclass(frozen=True)
-class _FetchFailure:
-    kind: str  # "ocsp" | "crl" | "certificate"
-    network: bool  # the service did not answer (vs. answered with something unusable)
-    message: str
-
-
-def _describe(cert: x509.Certificate | cms.AttributeCertificateV2) -> str:
-    if isinstance(cert, x509.Certificate):
-        return str(cert.subject.human_friendly)
-    return "an attribute certificate"
-
-
-def _is_network_failure(exc: BaseException) -> bool:
-    """Did the service fail to answer at all, rather than answer with something unusable?
-
-    pyhanko-certvalidator's aiohttp fetchers chain the cause: an aiohttp connection or HTTP
-    status error, or a timeout, means unreachable; a parse or OCSP status error means the
-    service answered. RFC 6960 §2.3 ``tryLater`` is the one answer that means "not now".
-    """
-    root = exc
-    while root.__cause__ is not None:
-        root = root.__cause__
-    if root is exc:
-        return False  # no cause: fetch budget exhausted, no URL ...
-    if isinstance(root, OCSPValidationError | CRLValidationError | ValueError):
-        return "try_later" in str(root)
-    return True
-
-
-class _LoggingOCSPFetcher(OCSPFetcher):
-    """Delegates to pyhanko's fetcher; records failures, turns escaping timeouts into errors."""
-
-    def __init__(self, inner: OCSPFetcher, failures: list[_FetchFailure]) -> None:
-        self._inner = inner
-        self._failures = failures
-        self._from_cache: list[tuple[bytes, ocsp.OCSPResponse]] = []
-
-    async def fetch(
-        self, cert: x509.Certificate | cms.AttributeCertificateV2, authority: Authority
-    ) -> ocsp.OCSPResponse:
-        key = cert.sha256 if isinstance(cert, x509.Certificate) else None
-        cached = _OCSP_CACHE.get(key) if key is not None else None
-        if cached is not None and cached[0] > time.monotonic():
-            self._from_cache.append((cached[1].dump(), cached[1]))
-            return cached[1]
-        try:
-            response = await self._inner.fetch(cert, authority)
-        except OCSPFetchError as exc:
-            self._failures.append(
-                _FetchFailure("ocsp", _is_network_failure(exc), f"{exc} ({_describe(cert)})")
-            )
-            raise
-        except OSError as exc:  # TimeoutError from aiohttp's total timeout is not wrapped
-            message = f"OCSP request for {_describe(cert)} failed: {type(exc).__name__} {exc}"
-            self._failures.append(_FetchFailure("ocsp", True, message))
-            raise OCSPFetchError(message) from exc
-        if key is not None:
-            _remember_ocsp(key, response)
-        return response
-
-    def fetched_responses(self) -> Iterable[ocsp.OCSPResponse]:
-        return [*self._inner.fetched_responses(), *(r for _, r in self._from_cache)]
-
-    def fetched_responses_for_cert(
-        self, cert: x509.Certificate | cms.AttributeCertificateV2
-    ) -> Iterable[ocsp.OCSPResponse]:
-        return self._inner.fetched_responses_for_cert(cert)
-
-
-#: OCSP answers shared by the validations of this process, keyed by the certificate's
-#: SHA-256: the same TSA and CA certificates recur in every container, and an answer may be
-#: reused until its nextUpdate (RFC 6960 §4.2.2.1; RFC 5019 §6 caching), here for at most
-#: OCSP_CACHE_SECONDS so revocations still show within minutes.
-OCSP_CACHE_SECONDS = 300.0
-_OCSP_CACHE_LIMIT = 10_000
-_OCSP_CACHE: dict[bytes, tuple[float, ocsp.OCSPResponse]] = {}
-
-
-def _remember_ocsp(key: bytes, response: ocsp.OCSPResponse) -> None:
-    if response["response_status"].native != "successful":
-        return
-    lifetime = OCSP_CACHE_SECONDS
-    try:
-        single = response.basic_ocsp_response["tbs_response_data"]["responses"][0]
-        next_update = single["next_update"].native
-    except (KeyError, IndexError, ValueError, TypeError):
-        return
-    if next_update is not None:
-        lifetime = min(lifetime, (next_update - datetime.now(UTC)).total_seconds())
-    if lifetime <= 0:
-        return
-    if len(_OCSP_CACHE) >= _OCSP_CACHE_LIMIT:
-        _OCSP_CACHE.clear()
-    _OCSP_CACHE[key] = (time.monotonic() + lifetime, response)
-
-
-class _LoggingCRLFetcher(CRLFetcher):
-    """Delegates to pyhanko's fetcher; records failures, turns escaping timeouts into errors."""
-
-    def __init__(self, inner: CRLFetcher, failures: list[_FetchFailure]) -> None:
-        self._inner = inner
-        self._failures = failures
-
-    async def fetch(
-        self,
-        cert: x509.Certificate | cms.AttributeCertificateV2,
-        *,
-        use_deltas: bool | None = None,
-    ) -> Iterable[crl.CertificateList]:
-        try:
-            return await self._inner.fetch(cert, use_deltas=use_deltas)
-        except CRLFetchError as exc:
-            self._failures.append(
-                _FetchFailure("crl", _is_network_failure(exc), f"{exc} ({_describe(cert)})")
-            )
-            raise
-        except OSError as exc:
-            message = f"CRL download for {_describe(cert)} failed: {type(exc).__name__} {exc}"
-            self._failures.append(_FetchFailure("crl", True, message))
-            raise CRLFetchError(message) from exc
-
-    def fetched_crls(self) -> Iterable[crl.CertificateList]:
-        return self._inner.fetched_crls()
-
-    def fetched_crls_for_cert(
-        self, cert: x509.Certificate | cms.AttributeCertificateV2
-    ) -> Iterable[crl.CertificateList]:
-        return self._inner.fetched_crls_for_cert(cert)
-
-
-class _LoggingCertificateFetcher(CertificateFetcher):
-    """AIA caIssuers fetching; a timeout (which pyhanko does not catch) ends the search."""
-
-    def __init__(self, inner: CertificateFetcher, failures: list[_FetchFailure]) -> None:
-        self._inner = inner
-        self._failures = failures
-
-    async def fetch_cert_issuers(
-        self, cert: x509.Certificate | cms.AttributeCertificateV2
-    ) -> AsyncGenerator[x509.Certificate, None]:
-        try:
-            async for issuer in self._inner.fetch_cert_issuers(cert):
-                yield issuer
-        except (OSError, CertificateFetchError) as exc:
-            message = f"issuer certificate of {_describe(cert)} not fetched: {exc!r}"
-            self._failures.append(_FetchFailure("certificate", True, message))
-
-    async def fetch_crl_issuers(
-        self, certificate_list: crl.CertificateList
-    ) -> AsyncGenerator[x509.Certificate, None]:
-        try:
-            async for issuer in self._inner.fetch_crl_issuers(certificate_list):
-                yield issuer
-        except (OSError, CertificateFetchError) as exc:
-            message = f"CRL issuer certificate not fetched: {exc!r}"
-            self._failures.append(_FetchFailure("certificate", True, message))
-
-    def fetched_certs(self) -> Iterable[x509.Certificate]:
-        return self._inner.fetched_certs()
-
-
-# ---------------------------------------------------------------------------------------------
 # Validation material already in the signature
 
 
@@ -612,7 +441,7 @@ class _Paths:
         trust_roots: Sequence[x509.Certificate],
         embedded: _Embedded,
         fetchers: Fetchers | None,
-        failures: list[_FetchFailure],
+        failures: list[FetchFailure],
     ) -> None:
         self._trust_roots = list(trust_roots)
         self._embedded = embedded
@@ -681,7 +510,7 @@ class _Paths:
         return _PathOutcome(TOTAL_PASSED, None, (), (), revocation, path)
 
     def _path_failure(
-        self, exc: PathValidationError, failures: Sequence[_FetchFailure]
+        self, exc: PathValidationError, failures: Sequence[FetchFailure]
     ) -> _PathOutcome:
         """EN 319 102-1 §5.2.6.4: the X.509 validation building block's sub-indications."""
 
@@ -727,7 +556,7 @@ class _Paths:
         return failed(CERTIFICATE_CHAIN_GENERAL_FAILURE, "ChainInvalid")
 
     def _no_revocation(
-        self, exc: InsufficientRevinfoError, failures: Sequence[_FetchFailure]
+        self, exc: InsufficientRevinfoError, failures: Sequence[FetchFailure]
     ) -> _PathOutcome:
         """EN 319 102-1 §5.2.5 / §5.2.6.4: no acceptable revocation status -> TRY_LATER.
 
@@ -1033,14 +862,14 @@ async def async_validate_signature(
     signer = check.signer_certificate
     assert signer is not None  # a verified signature has its certificate
 
-    session = _http_session() if fetch_revocation else None
+    session = http_session() if fetch_revocation else None
     backend = (
         AIOHttpFetcherBackend(session, per_request_timeout=timeout, limits=FETCH_LIMITS)
         if session is not None
         else None
     )
-    failures: list[_FetchFailure] = []
-    fetchers = _logging_fetchers(backend.get_fetchers(), failures) if backend else None
+    failures: list[FetchFailure] = []
+    fetchers = logging_fetchers(backend.get_fetchers(), failures) if backend else None
     try:
         return await _validate_with_paths(
             run, signer, embedded, trust_roots, fetchers, failures, content_digest_for
@@ -1050,29 +879,13 @@ async def async_validate_signature(
             await session.close()
 
 
-def _http_session() -> aiohttp.ClientSession:
-    """The session OCSP/CRL/AIA fetches use. ``trust_env``: the HTTP(S)_PROXY / NO_PROXY of
-    the environment apply, as they do for every other client of the archive (deployments
-    behind a proxy; the tests keep every fetch on loopback this way)."""
-    context = ssl.create_default_context(cafile=certifi.where())
-    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context), trust_env=True)
-
-
-def _logging_fetchers(fetchers: Fetchers, failures: list[_FetchFailure]) -> Fetchers:
-    return Fetchers(
-        ocsp_fetcher=_LoggingOCSPFetcher(fetchers.ocsp_fetcher, failures),
-        crl_fetcher=_LoggingCRLFetcher(fetchers.crl_fetcher, failures),
-        cert_fetcher=_LoggingCertificateFetcher(fetchers.cert_fetcher, failures),
-    )
-
-
 async def _validate_with_paths(
     run: _Run,
     signer: x509.Certificate,
     embedded: _Embedded,
     trust_roots: Sequence[TrustRoot],
     fetchers: Fetchers | None,
-    failures: list[_FetchFailure],
+    failures: list[FetchFailure],
     content_digest_for: ContentDigestFor,
 ) -> tuple[SignatureReport, ValidationMaterial]:
     # Certificates inside time-stamp tokens help build any path (EN 319 122-1 §5.5.3).
