@@ -19,7 +19,7 @@ from sigarchive.archive import accounts, trust
 from sigarchive.archive.audit import Actor, record
 from sigarchive.config import Settings
 from sigarchive.db.engine import Database
-from sigarchive.errors import ArchiveError, Conflict, InvalidInput, NotFound
+from sigarchive.errors import ArchiveError, ExitCode
 from sigarchive.runtime import ArchiveRuntime
 
 app = typer.Typer(help="sigarchive: long-term archive for signed documents.", no_args_is_help=True)
@@ -38,15 +38,6 @@ app.add_typer(plugins_app, name="plugins")
 out = Console()
 err = Console(stderr=True)
 T = TypeVar("T")
-
-EXIT_CODES: dict[type[ArchiveError], int] = {InvalidInput: 2, NotFound: 3, Conflict: 4}
-
-
-def exit_code(error: ArchiveError) -> int:
-    for cls, code in EXIT_CODES.items():
-        if isinstance(error, cls):
-            return code
-    return 1
 
 
 @contextmanager
@@ -70,7 +61,7 @@ def _run(action: Callable[[], T]) -> T:
         return action()
     except ArchiveError as error:
         err.print(f"[red]error[/red] {error.code}: {error.description}")
-        raise typer.Exit(exit_code(error)) from None
+        raise typer.Exit(error.exit_code) from None
 
 
 @app.command()
@@ -178,7 +169,7 @@ def user_create(
     """Create an API user; prints its bearer token (shown only once) on the last line."""
     if not storage and not admin:
         err.print("[red]error[/red] give --storage (repeatable) or --admin")
-        raise typer.Exit(2)
+        raise typer.Exit(ExitCode.INVALID_INPUT)
 
     def action() -> str:
         with _database() as db, db.session() as session:
@@ -362,7 +353,7 @@ def renew(
     container that depends on a certificate."""
     if (due_before is None) == (certificate is None):
         err.print("[red]error[/red] give either --due-before or --certificate")
-        raise typer.Exit(2)
+        raise typer.Exit(ExitCode.INVALID_INPUT)
 
     from sigarchive.archive.renewal import renew_dependents, renew_due
 
@@ -404,13 +395,14 @@ def verify(
 ) -> None:
     """Verify a signature offline: signature values, digests, (archive) time-stamps.
 
-    Exit code 0: PASSED or WARNINGS; 1: FAILED; 2: unreadable input; 3: INDETERMINATE."""
+    Exit code (errors.ExitCode): 0 PASSED or WARNINGS; 1 FAILED; 2 unreadable input;
+    3 INDETERMINATE."""
     import json
 
     from sigarchive.signatures.verify import load_trust_roots, read_signature, verify_file
     from sigarchive.verify_render import print_report
 
-    def action() -> tuple[int, str | None]:
+    def action() -> tuple[ExitCode, str | None]:
         roots = load_trust_roots(trust_files) if trust_files else None
         report = verify_file(read_signature(signature), content, trust_roots=roots)
         if json_output:
@@ -492,7 +484,7 @@ def audit_verify(
         err.print(f"[red]Audit trail BROKEN[/red] ({report['entries']} entries read):")
         for item in report["breaks"]:
             err.print(f"  seq {item['seq']} (event {item['eventId']}): {item['reason']}")
-    raise typer.Exit(0 if report["intact"] else 1)
+    raise typer.Exit(ExitCode.OK if report["intact"] else ExitCode.FAILED)
 
 
 @app.command()
@@ -525,7 +517,9 @@ def fixity(
     )
     for container_id in [*result["mismatched"], *result["unreadable"]]:
         print(container_id)
-    raise typer.Exit(1 if result["mismatched"] or result["unreadable"] else 0)
+    raise typer.Exit(
+        ExitCode.FAILED if result["mismatched"] or result["unreadable"] else ExitCode.OK
+    )
 
 
 def main() -> None:

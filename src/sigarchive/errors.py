@@ -2,11 +2,32 @@
 
 Every error the archive raises on purpose is an :class:`ArchiveError`. It carries a stable
 machine-readable ``code`` (served as ``errorCode`` by the API) and a human ``description``
-(served as ``errorDescription``). The HTTP status and the CLI exit code are derived from the
-class in exactly one place each (``api/app.py`` and ``cli.py``).
+(served as ``errorDescription``). The HTTP status and the CLI exit code are class attributes
+here, read in exactly one place each (``api/app.py`` and the CLI's error handler). Every exit
+code any command returns is one :class:`ExitCode`, so "not found" and "could not be decided"
+never share a number.
 """
 
 from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Every exit code of the ``sigarchive`` command."""
+
+    #: Done; for a check (verify, audit verify, fixity): intact, or warnings only.
+    OK = 0
+    #: Something is broken (a check found damage: verify TOTAL-FAILED) or the command failed.
+    FAILED = 1
+    #: The input is unreadable or inconsistent (a file that is no signature, a bad option).
+    INVALID_INPUT = 2
+    #: A check could not be decided (verify INDETERMINATE: no trust anchor, data missing).
+    INDETERMINATE = 3
+    #: The object named does not exist.
+    NOT_FOUND = 4
+    #: The object exists already or is in a state that forbids the action.
+    CONFLICT = 5
 
 
 class ArchiveError(Exception):
@@ -14,6 +35,7 @@ class ArchiveError(Exception):
 
     code: str = "InternalError"
     http_status: int = 500
+    exit_code: ExitCode = ExitCode.FAILED
 
     def __init__(self, description: str, *, code: str | None = None) -> None:
         super().__init__(description)
@@ -30,6 +52,7 @@ class InvalidInput(ArchiveError):
 
     code = "InvalidInput"
     http_status = 400
+    exit_code = ExitCode.INVALID_INPUT
 
 
 class SignatureRejected(InvalidInput):
@@ -57,6 +80,7 @@ class NotFound(ArchiveError):
 
     code = "NotFound"
     http_status = 404
+    exit_code = ExitCode.NOT_FOUND
 
 
 class Conflict(ArchiveError):
@@ -64,6 +88,7 @@ class Conflict(ArchiveError):
 
     code = "Conflict"
     http_status = 409
+    exit_code = ExitCode.CONFLICT
 
 
 class PayloadTooLarge(ArchiveError):

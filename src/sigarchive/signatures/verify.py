@@ -43,7 +43,7 @@ from typing import Any
 
 from asn1crypto import cms, core, x509
 
-from sigarchive.errors import InvalidInput, SignatureRejected
+from sigarchive.errors import ExitCode, InvalidInput, SignatureRejected
 from sigarchive.signatures import cms as cms_core
 from sigarchive.signatures.archive_timestamp import (
     ArchiveTimestampCheck,
@@ -111,9 +111,12 @@ class Verdict(StrEnum):
         return list(Verdict).index(self)
 
     @property
-    def exit_code(self) -> int:
-        """CLI exit code: 0 intact, 1 broken, 3 undecided (2 is unreadable input)."""
-        return {Verdict.FAILED: 1, Verdict.INDETERMINATE: 3}.get(self, 0)
+    def exit_code(self) -> ExitCode:
+        """The CLI exit code of this verdict (unreadable input is ExitCode.INVALID_INPUT)."""
+        return {
+            Verdict.FAILED: ExitCode.FAILED,
+            Verdict.INDETERMINATE: ExitCode.INDETERMINATE,
+        }.get(self, ExitCode.OK)
 
 
 def _worst(verdicts: Iterable[Verdict]) -> Verdict:
@@ -370,7 +373,7 @@ class VerificationReport:
     trust_checked: bool = False
 
     @property
-    def exit_code(self) -> int:
+    def exit_code(self) -> ExitCode:
         return self.verdict.exit_code
 
     @property
