@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sigarchive.devpki.services import DevPkiServer, DevTsa
+from sigarchive.devpki import DevPkiServer, DevTsa
 from sigarchive.signatures.timestamps import HttpTimeStamper, build_request, new_nonce
 
 

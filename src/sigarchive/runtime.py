@@ -23,8 +23,8 @@ from sigarchive.archive.retention import delete_ended_documents, end_storage_per
 from sigarchive.archive.trust import add_anchor
 from sigarchive.config import Settings
 from sigarchive.db.engine import Database
+from sigarchive.devpki import DevPkiServer
 from sigarchive.devpki.pki import stored_endpoint
-from sigarchive.devpki.services import DevPkiServer
 from sigarchive.errors import ServiceUnavailable
 from sigarchive.metadata.maintenance import Maintenance
 from sigarchive.metadata.repository import FileInfo, MetadataRepository, build_repository

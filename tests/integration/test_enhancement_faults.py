@@ -20,8 +20,8 @@ from asn1crypto import cms
 from sqlalchemy import select
 
 from sigarchive.db.models import AuditEvent, Container, Problem
+from sigarchive.devpki import BackgroundServer, create_app
 from sigarchive.devpki.pki import DevPki, ensure_dev_pki
-from sigarchive.devpki.services import BackgroundServer, create_app
 from sigarchive.signatures.levels import ARCHIVE_TIME_STAMP_V3, SIGNATURE_TIME_STAMP
 from tests.conftest import BACKENDS, database_url_for
 from tests.integration.test_documents_api import DOCUMENT, ok, upload

@@ -17,8 +17,8 @@ import pytest
 from asn1crypto import cms
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from sigarchive.devpki import DevTsa
 from sigarchive.devpki.pki import DevPki, build_crl, ensure_dev_pki
-from sigarchive.devpki.services import DevTsa
 from sigarchive.signatures import cades
 from sigarchive.signatures.archive_timestamp import signer_info_parts
 from sigarchive.signatures.attributes import ATS_V3

@@ -328,8 +328,8 @@ def test_prepare_ats_v3_refuses_a_digest_of_the_wrong_size() -> None:
 
 def test_end_to_end_with_the_dev_tsa(tmp_path: Path) -> None:
     """A new ATSv3 built by the augmentation code verifies here, next to DSS's."""
+    from sigarchive.devpki import DevTsa
     from sigarchive.devpki.pki import ensure_dev_pki
-    from sigarchive.devpki.services import DevTsa
     from sigarchive.signatures.cades import add_archive_timestamp_v3
 
     tsa = DevTsa.from_pki(ensure_dev_pki(tmp_path, port=8089))

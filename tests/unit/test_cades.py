@@ -19,8 +19,8 @@ import pytest
 from asn1crypto import cms, ocsp
 from cryptography.hazmat.primitives import serialization
 
+from sigarchive.devpki import DevPkiServer, DevTsa
 from sigarchive.devpki.pki import DevPki
-from sigarchive.devpki.services import DevPkiServer, DevTsa
 from sigarchive.errors import InvalidInput, SignatureRejected
 from sigarchive.signatures import cades
 from sigarchive.signatures.archive_timestamp import (

@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
 
+from sigarchive.devpki import DevOcspResponder, DevPkiServer
 from sigarchive.devpki.pki import DEV_TSA_POLICY, DevPki, ensure_dev_pki, stored_endpoint
-from sigarchive.devpki.services import DevOcspResponder, DevPkiServer
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from sigarchive.archive.enhancement import EnhancementPolicy, Enhancer, newest_archive_timestamp
 from sigarchive.db.models import Container, Signature, utcnow
+from sigarchive.devpki import DevTsa
 from sigarchive.devpki.pki import ensure_dev_pki
-from sigarchive.devpki.services import DevTsa
 from sigarchive.signatures import cades
 from tests.support.signing import make_signature
 

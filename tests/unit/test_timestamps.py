@@ -12,8 +12,8 @@ import httpx
 import pytest
 from asn1crypto import cms, tsp
 
+from sigarchive.devpki import DevPkiServer, DevTsa
 from sigarchive.devpki.pki import DevPki
-from sigarchive.devpki.services import DevPkiServer, DevTsa
 from sigarchive.errors import InvalidInput, ServiceUnavailable
 from sigarchive.signatures.timestamps import (
     TIMESTAMP_QUERY,

@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
+from sigarchive.devpki import DevPkiServer, DevTsa
 from sigarchive.devpki.pki import DevPki
-from sigarchive.devpki.services import DevPkiServer, DevTsa
 from sigarchive.signatures.validation import (
     INDETERMINATE,
     TOTAL_FAILED,

@@ -6,8 +6,8 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+from sigarchive.devpki import BackgroundServer, create_app
 from sigarchive.devpki.pki import ensure_dev_pki
-from sigarchive.devpki.services import BackgroundServer, create_app
 from sigarchive.signatures import fetching
 from sigarchive.signatures.validation import validate_signature
 from tests.support.postgres import free_port

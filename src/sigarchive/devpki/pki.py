@@ -34,7 +34,7 @@ import os
 import re
 import secrets
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -44,7 +44,7 @@ from asn1crypto import pem as asn1_pem
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 log = logging.getLogger("sigarchive.devpki")
@@ -66,6 +66,24 @@ BACKDATE = dt.timedelta(hours=1)
 CRL_VALIDITY = dt.timedelta(days=7)
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+
+#: sign(data) -> signature value.
+Signer = Callable[[bytes], bytes]
+
+
+def signing_function(key: PrivateKey) -> tuple[str, str, Signer]:
+    """(digest algorithm, asn1crypto signature algorithm, sign(data)) for a private key."""
+    if isinstance(key, rsa.RSAPrivateKey):
+        return (
+            "sha256",
+            "sha256_rsa",
+            lambda data: key.sign(data, padding.PKCS1v15(), hashes.SHA256()),
+        )
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return "sha256", "sha256_ecdsa", lambda data: key.sign(data, ec.ECDSA(hashes.SHA256()))
+    # RFC 8419 §3: Ed25519 in CMS signs with SHA-512 as the message digest algorithm.
+    return "sha512", "ed25519", key.sign
+
 
 _HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
 
