@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from sigarchive.cli.verify_render import print_report
 from sigarchive.errors import SignatureRejected
 from sigarchive.signatures.verify import (
     Finding,
@@ -22,7 +23,6 @@ from sigarchive.signatures.verify import (
     VerificationReport,
     verify_file,
 )
-from sigarchive.verify_render import print_report
 from tests.support.corpus import require_corpus
 from tests.support.signing import make_signature
 
