@@ -42,8 +42,9 @@ from tests.support.postgres import PostgresServer  # noqa: E402
 
 from sigarchive.db.engine import Database  # noqa: E402
 from sigarchive.db.metadata_models import GENESIS_HASH  # noqa: E402
-from sigarchive.metadata import audit_chain, audit_log, references, statistics  # noqa: E402
+from sigarchive.metadata import audit_log, references, statistics  # noqa: E402
 from sigarchive.metadata.tree import Page, Viewer  # noqa: E402
+from sigarchive.records import audit as audit_chain  # noqa: E402
 
 STORAGES = 10
 SIGNERS = 10_000

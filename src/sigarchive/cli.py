@@ -16,10 +16,10 @@ from rich.console import Console
 from rich.table import Table
 
 from sigarchive.archive import accounts, trust
-from sigarchive.archive.audit import Actor, record
 from sigarchive.config import Settings
 from sigarchive.db.engine import Database
 from sigarchive.errors import ArchiveError, ExitCode
+from sigarchive.records.audit import Actor, record
 from sigarchive.runtime import ArchiveRuntime
 
 app = typer.Typer(help="sigarchive: long-term archive for signed documents.", no_args_is_help=True)
@@ -116,7 +116,7 @@ def storage_retention(
     ] = None,
 ) -> None:
     """Set a storage's retention policy (Archive CA subsystem)."""
-    from sigarchive.archive.retention import set_storage_retention
+    from sigarchive.metadata.configuration import set_storage_retention
     from sigarchive.plugins.config import LOCAL, load_plugin_config
 
     def action() -> tuple[bool, str | None]:
@@ -466,7 +466,7 @@ def audit_verify(
     inserted or altered."""
     import json
 
-    from sigarchive.metadata.audit_chain import verify as verify_chain
+    from sigarchive.records.audit import verify as verify_chain
 
     def action() -> dict[str, Any]:
         with _database() as db:

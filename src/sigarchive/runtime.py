@@ -12,8 +12,6 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from sigarchive.archive.audit import Actor
-from sigarchive.archive.model import ContainerStatus
 from sigarchive.archive.post_enhancement import (
     PostEnhancementLoop,
     PostEnhancementRunner,
@@ -25,12 +23,14 @@ from sigarchive.config import Settings
 from sigarchive.db.engine import Database
 from sigarchive.devpki.pki import stored_endpoint
 from sigarchive.devpki.services import DevPkiServer
+from sigarchive.domain import ContainerStatus
 from sigarchive.errors import ServiceUnavailable
 from sigarchive.metadata.maintenance import Maintenance
 from sigarchive.metadata.repository import FileInfo, MetadataRepository, build_repository
 from sigarchive.plugins.config import LOCAL, load_plugin_config
 from sigarchive.plugins.loader import PluginRegistry, build_registry, split_location
 from sigarchive.plugins.protocols import Document
+from sigarchive.records.audit import Actor
 from sigarchive.signatures.digests import MultiDigester
 from sigarchive.signatures.timestamps import HttpTimeStamper
 from sigarchive.workers.runner import WorkerLoop, worker_name

@@ -11,10 +11,10 @@ from datetime import timedelta
 import pytest
 
 from sigarchive.archive.accounts import create_storage, create_user
-from sigarchive.archive.audit import Actor
-from sigarchive.archive.model import ContainerStatus, SaveType
 from sigarchive.db.engine import Database
 from sigarchive.db.models import Container, utcnow
+from sigarchive.domain import ContainerStatus, SaveType
+from sigarchive.records.audit import Actor
 from sigarchive.workers.leases import (
     LeaseLost,
     claim,

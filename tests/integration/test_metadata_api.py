@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import delete, insert, select, update
 
 from sigarchive.archive import accounts
-from sigarchive.archive.audit import Actor
 from sigarchive.db.models import AuditEvent, Container
+from sigarchive.records.audit import Actor
 from tests.conftest import Tenant
 from tests.integration.test_documents_api import DOCUMENT, ok, refused, upload, wait_for_status
 from tests.support.server import ArchiveServer

@@ -17,7 +17,6 @@ from alembic import command
 from sqlalchemy import func, select, text
 
 from sigarchive.archive import accounts
-from sigarchive.archive.audit import Actor, record
 from sigarchive.archive.renewal import renew_dependents
 from sigarchive.db.engine import Database, alembic_config
 from sigarchive.db.metadata_models import (
@@ -28,12 +27,14 @@ from sigarchive.db.metadata_models import (
 )
 from sigarchive.db.models import AuditEvent, Container, Problem, Signature, utcnow
 from sigarchive.errors import NotFound
-from sigarchive.metadata import audit_chain, content, problem_reports, references
+from sigarchive.metadata import content, problem_reports, references
 from sigarchive.metadata.configuration import ConfigurationStore
 from sigarchive.metadata.facets import FacetRegistry
 from sigarchive.metadata.maintenance import Maintenance
 from sigarchive.metadata.repository import build_repository
 from sigarchive.metadata.tree import Page, Viewer, join_path, split_path
+from sigarchive.records import audit as audit_chain
+from sigarchive.records.audit import Actor, record
 from sigarchive.workers.leases import Lease, release
 from tests.conftest import database_url_for
 from tests.support.signing import make_signature

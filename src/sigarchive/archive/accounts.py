@@ -10,9 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from sigarchive.archive.audit import Actor, record
 from sigarchive.db.models import Storage, User
 from sigarchive.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from sigarchive.records.audit import Actor, record
 
 TOKEN_BYTES = 32
 

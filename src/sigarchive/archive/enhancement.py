@@ -25,14 +25,14 @@ from asn1crypto import cms, x509
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sigarchive.archive import problems
-from sigarchive.archive.audit import Actor, record
-from sigarchive.archive.model import ContainerStatus
 from sigarchive.archive.trust import trust_roots
 from sigarchive.db.engine import Database
 from sigarchive.db.models import Container, Signature, utcnow
+from sigarchive.domain import ContainerStatus
 from sigarchive.errors import ArchiveError, ServiceUnavailable
 from sigarchive.metadata.hooks import container_enhanced
+from sigarchive.records import problems
+from sigarchive.records.audit import Actor, record
 from sigarchive.signatures import cades
 from sigarchive.signatures.levels import (
     ARCHIVE_TIME_STAMP_V2,

@@ -17,12 +17,10 @@ from pathlib import Path
 
 from sqlalchemy import update
 
-from sigarchive.archive import problems
-from sigarchive.archive.audit import Actor, record
 from sigarchive.archive.mime import document_type
-from sigarchive.archive.model import ContainerStatus, SaveType
 from sigarchive.db.engine import Database
 from sigarchive.db.models import Container, Problem, Signature, Storage, utcnow
+from sigarchive.domain import ContainerStatus, SaveType
 from sigarchive.errors import (
     Forbidden,
     InvalidInput,
@@ -33,6 +31,8 @@ from sigarchive.errors import (
 from sigarchive.metadata.hooks import container_stored
 from sigarchive.plugins.loader import PluginRegistry, StorageHandle
 from sigarchive.plugins.protocols import ContainerInfo, Document, SignatureInfo
+from sigarchive.records import problems
+from sigarchive.records.audit import Actor, record
 from sigarchive.signatures.cms import (
     ParsedSignature,
     VerifiedSignature,

@@ -22,14 +22,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from sigarchive.archive import problems
-from sigarchive.archive.audit import Actor, record
 from sigarchive.db.engine import Database
 from sigarchive.db.models import Container, PostEnhancementTask, utcnow
 from sigarchive.plugins.loader import PostEnhancementHandle
 from sigarchive.plugins.protocols import ContainerInfo
 from sigarchive.plugins.result import Result
 from sigarchive.plugins.views import container_info
+from sigarchive.records import problems
+from sigarchive.records.audit import Actor, record
 
 log = logging.getLogger("sigarchive.post_enhancement")
 

@@ -11,10 +11,10 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from sigarchive.archive.accounts import AuthenticatedUser
-from sigarchive.archive.audit import Actor, record
-from sigarchive.archive.model import ContainerStatus
 from sigarchive.db.models import Container
+from sigarchive.domain import ContainerStatus
 from sigarchive.errors import NotFound
+from sigarchive.records.audit import Actor, record
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sigarchive.archive.enhancement import Enhancer, due_containers
-from sigarchive.archive.model import ContainerStatus
 from sigarchive.db.models import Container, utcnow
+from sigarchive.domain import ContainerStatus
 from sigarchive.metadata.references import referrers
 from sigarchive.runtime import ArchiveRuntime
 from sigarchive.workers.leases import claim_one

@@ -225,7 +225,7 @@ class AuditEvent(Base):
     container_id: Mapped[str | None] = mapped_column(String(36))
     storage_id: Mapped[int | None] = mapped_column(Integer)
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    #: Hash chain (``metadata/audit_chain.py``): position, previous entry's hash, own hash.
+    #: Hash chain (``records/audit.py``): position, previous entry's hash, own hash.
     seq: Mapped[int | None] = mapped_column(BigInteger)
     prev_hash: Mapped[str | None] = mapped_column(String(64))
     entry_hash: Mapped[str | None] = mapped_column(String(64))

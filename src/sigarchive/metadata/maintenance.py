@@ -19,12 +19,12 @@ from typing import Any
 
 from sqlalchemy import insert, or_, select, update
 
-from sigarchive.archive.audit import Actor
 from sigarchive.db.engine import Database
 from sigarchive.db.metadata_models import PeriodicTask, table_of
 from sigarchive.db.models import utcnow
 from sigarchive.metadata import fixity, problem_reports, statistics
 from sigarchive.metadata.configuration import ConfigurationStore
+from sigarchive.records.audit import Actor
 
 log = logging.getLogger("sigarchive.maintenance")
 

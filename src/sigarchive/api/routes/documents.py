@@ -25,8 +25,6 @@ from sigarchive.api.schemas import (
     SearchBody,
     SearchResult,
 )
-from sigarchive.archive import problems
-from sigarchive.archive.audit import Actor, record
 from sigarchive.archive.ingest import (
     IncomingDocument,
     UploadRequest,
@@ -36,7 +34,6 @@ from sigarchive.archive.ingest import (
     store_container,
     validate_archive_until,
 )
-from sigarchive.archive.model import ContainerStatus, SaveType
 from sigarchive.archive.queries import (
     SearchFilters,
     current_signatures,
@@ -47,8 +44,11 @@ from sigarchive.archive.queries import (
     visible_container,
 )
 from sigarchive.db.models import Container, utcnow
+from sigarchive.domain import ContainerStatus, SaveType
 from sigarchive.errors import ArchiveError, InvalidInput, NotFound
 from sigarchive.plugins.protocols import Document
+from sigarchive.records import problems
+from sigarchive.records.audit import Actor, record
 from sigarchive.runtime import ArchiveRuntime
 
 router = APIRouter(prefix="/api/document", tags=["document"])

@@ -13,10 +13,9 @@ from sqlalchemy.orm import Session
 
 from sigarchive.api.deps import CurrentActor, CurrentViewer, ServicesDep
 from sigarchive.api.schemas import Envelope
-from sigarchive.archive.audit import record
 from sigarchive.db.models import Container, Storage
 from sigarchive.errors import Forbidden, InvalidInput, NotFound
-from sigarchive.metadata import audit_chain, audit_log, problem_reports, references, statistics
+from sigarchive.metadata import audit_log, problem_reports, references, statistics
 from sigarchive.metadata.tree import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -26,6 +25,8 @@ from sigarchive.metadata.tree import (
     iso,
     split_path,
 )
+from sigarchive.records.audit import record
+from sigarchive.records.audit import verify as verify_chain
 
 router = APIRouter(tags=["metadata"])
 
@@ -133,7 +134,7 @@ def audit_verify(
     """Walk the whole hash chain (operators only): ``intact``, and where it breaks."""
     if not viewer.is_admin:
         raise Forbidden("Only operators verify the audit trail", code="AdminOnly")
-    report = audit_chain.verify(services.db)
+    report = verify_chain(services.db)
     with services.db.session() as session:
         record(session, "audit.verify", actor, details=report.to_json())
     return Envelope(data=report.to_json())
