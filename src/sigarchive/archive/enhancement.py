@@ -25,6 +25,7 @@ from asn1crypto import cms, x509
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sigarchive.archive.leases import Lease, hold, release
 from sigarchive.archive.trust import trust_roots
 from sigarchive.db.engine import Database
 from sigarchive.db.models import Container, Signature, utcnow
@@ -42,7 +43,6 @@ from sigarchive.signatures.levels import (
 from sigarchive.signatures.timestamps import TimeStamper
 from sigarchive.signatures.tokens import parse_timestamp_token
 from sigarchive.signatures.validation import SignatureReport, ValidationMaterial, validate_signature
-from sigarchive.workers.leases import Lease, hold, release
 
 log = logging.getLogger("sigarchive.enhancement")
 

@@ -7,13 +7,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from sigarchive.archive.leases import claim_one, hold, release
 from sigarchive.db.engine import Database
 from sigarchive.db.models import Container, utcnow
 from sigarchive.domain import ContainerStatus, SaveType
 from sigarchive.plugins.loader import PluginRegistry
 from sigarchive.records import problems
 from sigarchive.records.audit import Actor, record
-from sigarchive.workers.leases import claim_one, hold, release
 
 OPEN_STATUSES = [int(s) for s in ContainerStatus if s != ContainerStatus.STORAGE_PERIOD_ENDED]
 SYSTEM = Actor.system("signature-updater")
