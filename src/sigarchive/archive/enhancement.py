@@ -31,7 +31,7 @@ from sigarchive.db.engine import Database
 from sigarchive.db.models import Container, Signature, utcnow
 from sigarchive.domain import ContainerStatus
 from sigarchive.errors import ArchiveError, ServiceUnavailable
-from sigarchive.metadata.hooks import container_enhanced
+from sigarchive.metadata.hooks import container_enhanced, signatures_changed
 from sigarchive.records import problems
 from sigarchive.records.audit import Actor, record
 from sigarchive.signatures import cades
@@ -232,6 +232,7 @@ class Enhancer:
             )
             if reports is not None:
                 signature.report = {"signers": reports}
+            signatures_changed(session, lease.container_id)
 
     def _report_problem(self, lease: Lease, kind: str, message: str) -> None:
         with self.db.session() as session:
