@@ -22,6 +22,7 @@ from sigarchive.db.engine import Database
 from sigarchive.db.models import Container, Problem, Signature, Storage, utcnow
 from sigarchive.domain import ContainerStatus, SaveType
 from sigarchive.errors import (
+    ArchiveError,
     Forbidden,
     InvalidInput,
     PayloadTooLarge,
@@ -285,6 +286,46 @@ def store_container(
                 log.error("orphaned document %s: %s", location, plugins_result.error)
         raise
     return container_id
+
+
+def upload(
+    db: Database,
+    plugins: PluginRegistry,
+    actor: Actor,
+    storage_ids: frozenset[int],
+    request: UploadRequest,
+    *,
+    spool_dir: Path,
+    max_attached_bytes: int,
+) -> str:
+    """The upload use case: may the caller upload here, where is the document kept, are the
+    signatures valid over it; then keep everything at once. Returns the container id; a
+    refusal is audited (:func:`refuse_upload`) and raised."""
+    try:
+        ensure_may_upload(storage_ids, request.storage_id)
+        retention = plan_retention(db, plugins, request)
+        checked = check_upload(request, spool_dir, max_attached_bytes)
+        try:
+            return store_container(db, actor, request, checked, retention)
+        finally:
+            if checked.extra_spool is not None:
+                checked.extra_spool.unlink(missing_ok=True)
+    except ArchiveError as error:
+        refuse_upload(db, actor, error)
+        raise
+
+
+def refuse_upload(db: Database, actor: Actor, error: ArchiveError) -> None:
+    """Audit a refused upload (also one refused before it reached :func:`upload`: an
+    unreadable form, a missing field)."""
+    with db.session() as session:
+        record(
+            session,
+            "document.upload",
+            actor,
+            outcome="refused",
+            details={"errorCode": error.code, "errorDescription": error.description},
+        )
 
 
 def ensure_may_upload(storage_ids: frozenset[int], storage_id: int) -> None:
