@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from sigarchive.archive.leases import worker_name
 from sigarchive.archive.post_enhancement import PostEnhancementRunner, enqueue
 from sigarchive.archive.renewal import Renewal
-from sigarchive.archive.retention import delete_ended_documents, end_storage_periods
+from sigarchive.archive.retention import retire
 from sigarchive.archive.trust import add_anchor
 from sigarchive.config import Settings
 from sigarchive.db.engine import Database
@@ -183,8 +183,7 @@ class ArchiveRuntime:
 
     def _housekeeping(self, owner: str) -> None:
         """End storage periods, then delete the documents whose storage period ended."""
-        end_storage_periods(self.db)
-        delete_ended_documents(
+        retire(
             self.db,
             self.plugins,
             owner,

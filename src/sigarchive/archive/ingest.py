@@ -80,7 +80,7 @@ class _Checked:
     extra_spool: Path | None  # a spool file made here (attached content), to clean up
 
 
-def check_upload(request: UploadRequest, spool_dir: Path, max_attached_bytes: int) -> _Checked:
+def _check_upload(request: UploadRequest, spool_dir: Path, max_attached_bytes: int) -> _Checked:
     """Parse and verify every signature against the document (CPU-bound; no database)."""
     document = request.document
     if request.signatures:
@@ -140,7 +140,7 @@ class Retention:
 STORAGE_PROBLEM = "document-storage-failed"
 
 
-def plan_retention(db: Database, plugins: PluginRegistry, request: UploadRequest) -> Retention:
+def _plan_retention(db: Database, plugins: PluginRegistry, request: UploadRequest) -> Retention:
     """Archive CA subsystem: keep the document when asked (``UseArchiveCa``) or when the
     storage's policy requires it; in ``ArchiveCaPluginName``'s plugin, else the storage's
     default plugin, else the database (the seed's default)."""
@@ -198,7 +198,7 @@ def _save_document(
     return f"{handle.name}:{result.value}"
 
 
-def store_container(
+def _store_container(
     db: Database,
     actor: Actor,
     request: UploadRequest,
@@ -302,11 +302,11 @@ def upload(
     signatures valid over it; then keep everything at once. Returns the container id; a
     refusal is audited (:func:`refuse_upload`) and raised."""
     try:
-        ensure_may_upload(storage_ids, request.storage_id)
-        retention = plan_retention(db, plugins, request)
-        checked = check_upload(request, spool_dir, max_attached_bytes)
+        _ensure_may_upload(storage_ids, request.storage_id)
+        retention = _plan_retention(db, plugins, request)
+        checked = _check_upload(request, spool_dir, max_attached_bytes)
         try:
-            return store_container(db, actor, request, checked, retention)
+            return _store_container(db, actor, request, checked, retention)
         finally:
             if checked.extra_spool is not None:
                 checked.extra_spool.unlink(missing_ok=True)
@@ -328,7 +328,7 @@ def refuse_upload(db: Database, actor: Actor, error: ArchiveError) -> None:
         )
 
 
-def ensure_may_upload(storage_ids: frozenset[int], storage_id: int) -> None:
+def _ensure_may_upload(storage_ids: frozenset[int], storage_id: int) -> None:
     """A user uploads only into storages granted to it (unknown ids look the same: 403)."""
     if storage_id not in storage_ids:
         raise Forbidden(

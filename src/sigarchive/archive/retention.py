@@ -138,3 +138,20 @@ def delete_ended_documents(
             )
             release(session, lease)
     return deleted
+
+
+def retire(
+    db: Database,
+    plugins: PluginRegistry,
+    owner: str,
+    *,
+    lease_for: timedelta = timedelta(minutes=5),
+    retry_first: timedelta = timedelta(seconds=5),
+) -> tuple[int, int]:
+    """The end-of-storage use case, one bounded round: end the storage periods that have
+    passed, then delete the documents whose storage period ended; returns (ended, deleted)."""
+    ended = end_storage_periods(db)
+    deleted = delete_ended_documents(
+        db, plugins, owner, lease_for=lease_for, retry_first=retry_first
+    )
+    return ended, deleted
