@@ -129,7 +129,7 @@ AUDIT_COLUMNS = (
 
 def audit_batches(count: int) -> Iterator[list[tuple[Any, ...]]]:
     """Upload and enhancement of every container, plus a details read for every other one;
-    chained exactly as ``archive.audit.record`` does."""
+    chained exactly as ``records.audit.record`` does."""
     seq, last = 0, GENESIS_HASH
     batch: list[dict[str, Any]] = []
 

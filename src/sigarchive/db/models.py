@@ -300,7 +300,7 @@ class DocumentChunk(Base):
 class PostEnhancementTask(Base):
     """A post-enhancement plugin still to be run for a container (retried until it succeeds).
 
-    Claimed with a lease like containers are (see ``workers/leases.py``).
+    Claimed with a lease like containers are (see ``archive/leases.py``).
     """
 
     __tablename__ = "post_enhancement_tasks"

@@ -41,7 +41,7 @@ from sigarchive.db.models import AuditEvent, utcnow
 
 #: Version of the canonical form; part of every hash.
 CHAIN_VERSION = 1
-_PENDING = "sigarchive.audit_chain.pending"
+_PENDING = "sigarchive.records.audit.pending"
 
 
 def canonical(
@@ -305,8 +305,8 @@ def verify(db: Database, *, batch: int = 20000, max_breaks: int = 20) -> ChainRe
 
 
 def chain_rows(rows: list[dict[str, Any]], seq: int, prev_hash: str) -> tuple[int, str]:
-    """Fill ``seq``, ``prev_hash`` and ``entry_hash`` into plain row dicts (bulk loads,
-    migrations); returns the new head."""
+    """Fill ``seq``, ``prev_hash`` and ``entry_hash`` into plain row dicts (bulk loads);
+    returns the new head. Migrations keep a frozen copy of their own."""
 
     for values in rows:
         seq += 1
