@@ -234,9 +234,7 @@ def signatures_zip(db: Database, user: AuthenticatedUser, actor: Actor, containe
     """signatures.zip: the CAdES-A signatures once archived, the uploaded ones before
     (audited as ``document.sign``)."""
     with db.session() as session:
-        return _signatures_zip(
-            _read_container(session, user, actor, container_id, "document.sign")
-        )
+        return _signatures_zip(_read_container(session, user, actor, container_id, "document.sign"))
 
 
 @dataclass(frozen=True)
