@@ -42,8 +42,9 @@ from tests.support.postgres import PostgresServer  # noqa: E402
 
 from sigarchive.db.engine import Database  # noqa: E402
 from sigarchive.db.metadata_models import GENESIS_HASH  # noqa: E402
-from sigarchive.metadata import audit_chain, audit_log, references, statistics  # noqa: E402
+from sigarchive.metadata import audit_log, references, statistics  # noqa: E402
 from sigarchive.metadata.tree import Page, Viewer  # noqa: E402
+from sigarchive.records import audit as audit_chain  # noqa: E402
 
 STORAGES = 10
 SIGNERS = 10_000
@@ -128,7 +129,7 @@ AUDIT_COLUMNS = (
 
 def audit_batches(count: int) -> Iterator[list[tuple[Any, ...]]]:
     """Upload and enhancement of every container, plus a details read for every other one;
-    chained exactly as ``archive.audit.record`` does."""
+    chained exactly as ``records.audit.record`` does."""
     seq, last = 0, GENESIS_HASH
     batch: list[dict[str, Any]] = []
 

@@ -9,31 +9,30 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
+from functools import cached_property, partial
 from typing import TYPE_CHECKING
 
-from sigarchive.archive.audit import Actor
-from sigarchive.archive.model import ContainerStatus
-from sigarchive.archive.post_enhancement import (
-    PostEnhancementLoop,
-    PostEnhancementRunner,
-    enqueue,
-)
-from sigarchive.archive.retention import delete_ended_documents, end_storage_periods
+from sigarchive.archive.leases import worker_name
+from sigarchive.archive.post_enhancement import PostEnhancementRunner, enqueue
+from sigarchive.archive.renewal import Renewal
+from sigarchive.archive.retention import retire
 from sigarchive.archive.trust import add_anchor
 from sigarchive.config import Settings
 from sigarchive.db.engine import Database
 from sigarchive.devpki import DevPkiServer
 from sigarchive.devpki.pki import stored_endpoint
+from sigarchive.domain import ContainerStatus
 from sigarchive.errors import ServiceUnavailable
 from sigarchive.metadata.maintenance import Maintenance
 from sigarchive.metadata.repository import FileInfo, MetadataRepository, build_repository
 from sigarchive.plugins.config import LOCAL, load_plugin_config
 from sigarchive.plugins.loader import PluginRegistry, build_registry, split_location
 from sigarchive.plugins.protocols import Document
+from sigarchive.records.audit import Actor
 from sigarchive.signatures.digests import MultiDigester
 from sigarchive.signatures.timestamps import HttpTimeStamper
-from sigarchive.workers.runner import WorkerLoop, worker_name
+from sigarchive.workers.jobs import ContainerJob, MaintenanceJob, PostEnhancementJob
+from sigarchive.workers.loop import Loop
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -61,8 +60,8 @@ class ArchiveRuntime:
     development_pki: bool
     _devpki: DevPkiServer | None = None
     _timestamper: HttpTimeStamper | None = None
-    _loops: list[WorkerLoop | PostEnhancementLoop] = field(default_factory=list)
-    _maintenance: Maintenance | None = None
+    _loops: list[Loop] = field(default_factory=list)
+    _maintenance: Loop | None = None
 
     @classmethod
     def open(cls, settings: Settings, *, serve_devpki: bool = False) -> ArchiveRuntime:
@@ -135,6 +134,10 @@ class ArchiveRuntime:
             renewal_margin_for=self.metadata.configuration.renewal_margin,
         )
 
+    def renewal(self) -> Renewal:
+        """Renewal on demand (``sigarchive renew``) with this process's enhancer."""
+        return Renewal(self.db, self.enhancer(), timedelta(seconds=self.settings.lease_seconds))
+
     @cached_property
     def metadata(self) -> MetadataRepository:
         """The metadata repository (tree, facets, configuration section)."""
@@ -180,8 +183,7 @@ class ArchiveRuntime:
 
     def _housekeeping(self, owner: str) -> None:
         """End storage periods, then delete the documents whose storage period ended."""
-        end_storage_periods(self.db)
-        delete_ended_documents(
+        retire(
             self.db,
             self.plugins,
             owner,
@@ -190,35 +192,40 @@ class ArchiveRuntime:
         )
 
     def start_workers(self, count: int) -> None:
-        """Start ``count`` signature-updater loops in threads of this process."""
+        """Start ``count`` signature-updater loops in threads of this process, the
+        post-enhancement loop (when a plugin is enabled) and the metadata maintenance loop."""
         enhancer = self.enhancer()
+        interval = self.settings.poll_interval
+        lease_for = timedelta(seconds=self.settings.lease_seconds)
         for _ in range(count):
-            loop = WorkerLoop(
+            owner = worker_name("signature-updater")
+            job = ContainerJob(
                 self.db,
-                "signature-updater",
+                owner,
                 UPDATER_STATUSES,
                 enhancer.process,
-                poll_interval=self.settings.poll_interval,
-                lease_for=timedelta(seconds=self.settings.lease_seconds),
+                lease_for=lease_for,
+                periodic=partial(self._housekeeping, owner),
             )
-            loop.periodic = lambda owner=loop.name: self._housekeeping(owner)
-            loop.start()
-            self._loops.append(loop)
+            self._start(Loop(owner, job, interval, setup=job.free_orphaned_leases))
         post = [p for p in self.plugins.post_enhancement if p.enabled]
         if post:
             runner = PostEnhancementRunner(
                 self.db,
                 post,
                 worker_name("post-enhancement"),
-                lease_for=timedelta(seconds=self.settings.lease_seconds),
+                lease_for=lease_for,
                 retry_first=timedelta(seconds=self.settings.retry_first_seconds),
             )
-            post_loop = PostEnhancementLoop(runner, poll_interval=self.settings.poll_interval)
-            post_loop.start()
-            self._loops.append(post_loop)
+            self._start(Loop(runner.owner, PostEnhancementJob(runner), interval))
         if count > 0 and self._maintenance is None:
-            self._maintenance = self.maintenance()
-            self._maintenance.start(self.settings.poll_interval)
+            scheduled = MaintenanceJob(self.maintenance())
+            self._maintenance = Loop("metadata-maintenance", scheduled, interval, wait_first=True)
+            self._maintenance.start()
+
+    def _start(self, loop: Loop) -> None:
+        loop.start()
+        self._loops.append(loop)
 
     def close(self) -> None:
         if self._maintenance is not None:

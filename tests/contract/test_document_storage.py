@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from sigarchive.archive.model import ContainerStatus, SaveType
 from sigarchive.db.engine import Database
 from sigarchive.db.models import DocumentChunk, StoredDocument
+from sigarchive.domain import ContainerStatus, SaveType
 from sigarchive.plugins.config import parse_plugin_config
 from sigarchive.plugins.loader import StorageHandle, build_registry
 from sigarchive.plugins.protocols import ContainerInfo, Document

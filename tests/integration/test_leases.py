@@ -11,11 +11,7 @@ from datetime import timedelta
 import pytest
 
 from sigarchive.archive.accounts import create_storage, create_user
-from sigarchive.archive.audit import Actor
-from sigarchive.archive.model import ContainerStatus, SaveType
-from sigarchive.db.engine import Database
-from sigarchive.db.models import Container, utcnow
-from sigarchive.workers.leases import (
+from sigarchive.archive.leases import (
     LeaseLost,
     claim,
     extend,
@@ -23,6 +19,10 @@ from sigarchive.workers.leases import (
     release,
     release_orphaned_leases,
 )
+from sigarchive.db.engine import Database
+from sigarchive.db.models import Container, utcnow
+from sigarchive.domain import ContainerStatus, SaveType
+from sigarchive.records.audit import Actor
 
 
 def add_containers(db: Database, count: int) -> list[str]:

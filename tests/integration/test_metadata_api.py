@@ -10,17 +10,19 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 import pytest
+from asn1crypto import cms
 from sqlalchemy import delete, insert, select, update
 
 from sigarchive.archive import accounts
-from sigarchive.archive.audit import Actor
 from sigarchive.db.models import AuditEvent, Container
-from tests.conftest import Tenant
+from sigarchive.records.audit import Actor
+from tests.conftest import Tenant, database_url_for
 from tests.integration.test_documents_api import DOCUMENT, ok, refused, upload, wait_for_status
 from tests.support.server import ArchiveServer
 from tests.support.signing import make_signature
@@ -408,6 +410,39 @@ def test_references_answer_which_containers_depend_on_a_certificate(
     nobody = "0" * 64
     result = archive.cli("renew", "--certificate", nobody, "--storage", str(tenant.storage_id))
     assert result.stdout.strip().splitlines()[-1] == "0"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def idle_archive(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ArchiveServer]:
+    """An archive without background workers: nothing but the upload itself writes."""
+    server = ArchiveServer(
+        tmp_path,
+        database_url_for(request.param, tmp_path, request),
+        extra_env={"SIGARCHIVE_WORKERS": "0"},
+    ).start()
+    yield server
+    server.stop()
+
+
+def test_references_of_the_signer_are_there_right_after_the_upload(
+    idle_archive: ArchiveServer,
+) -> None:
+    """The signer and its chain are known at upload: indexed in the upload's transaction,
+    before (and without) any enhancement."""
+    storage_id = idle_archive.create_storage("idle")
+    signature = make_signature(DOCUMENT)
+    [carried] = cms.ContentInfo.load(signature)["content"]["certificates"]
+    signer = hashlib.sha256(carried.chosen.dump()).hexdigest()
+    with idle_archive.client(idle_archive.create_user(storage_id)) as client:
+        container_id = ok(upload(client, storage_id, DOCUMENT, [signature]))
+        answer = ok(client.get(f"/api/references/certificate/{signer}"))
+        [entry] = answer["containers"]
+        assert entry["id"] == container_id and entry["status"] == 1
+        assert entry["referenceTypes"] == ["signer"]
+        section = f"repositories/{storage_id}/references"
+        assert child_names(node(client, section)) == [signer]
+        leaf = node(client, f"{section}/{signer}/references/{container_id}")
+        assert leaf["properties"]["referenceType"] == ["signer"]
 
 
 def test_fixity_check_flags_an_altered_document(archive: ArchiveServer, tenant: Tenant) -> None:

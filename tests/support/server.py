@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 
 from sigarchive.archive import accounts
-from sigarchive.archive.audit import Actor
 from sigarchive.db.engine import Database
+from sigarchive.records.audit import Actor
 from tests.support.postgres import free_port
 
 

@@ -10,15 +10,14 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from alembic import command
 from sqlalchemy import func, select, text
 
 from sigarchive.archive import accounts
-from sigarchive.archive.audit import Actor, record
-from sigarchive.archive.renewal import renew_dependents
+from sigarchive.archive.leases import Lease, release
+from sigarchive.archive.renewal import Renewal, renew_dependents
 from sigarchive.db.engine import Database, alembic_config
 from sigarchive.db.metadata_models import (
     CertificateRecord,
@@ -28,13 +27,14 @@ from sigarchive.db.metadata_models import (
 )
 from sigarchive.db.models import AuditEvent, Container, Problem, Signature, utcnow
 from sigarchive.errors import NotFound
-from sigarchive.metadata import audit_chain, content, problem_reports, references
+from sigarchive.metadata import content, problem_reports, references
 from sigarchive.metadata.configuration import ConfigurationStore
 from sigarchive.metadata.facets import FacetRegistry
 from sigarchive.metadata.maintenance import Maintenance
 from sigarchive.metadata.repository import build_repository
 from sigarchive.metadata.tree import Page, Viewer, join_path, split_path
-from sigarchive.workers.leases import Lease, release
+from sigarchive.records import audit as audit_chain
+from sigarchive.records.audit import Actor, record
 from tests.conftest import database_url_for
 from tests.support.signing import make_signature
 
@@ -339,13 +339,11 @@ def test_renewal_by_certificate_takes_the_dependents_from_the_references(
             )
         )
     enhancer = _RecordingEnhancer(database)
-    runtime = SimpleNamespace(
-        db=database, settings=SimpleNamespace(lease_seconds=60), enhancer=lambda: enhancer
-    )
-    assert renew_dependents(runtime, sha) == (2, 0)  # type: ignore[arg-type]
+    renewal = Renewal(database, enhancer, timedelta(seconds=60))
+    assert renew_dependents(renewal, sha) == (2, 0)
     assert sorted(enhancer.renewed) == sorted([first, second])
     enhancer.renewed.clear()
-    assert renew_dependents(runtime, sha, storage_ids=[second_storage]) == (1, 0)  # type: ignore[arg-type]
+    assert renew_dependents(renewal, sha, storage_ids=[second_storage]) == (1, 0)
     assert enhancer.renewed == [second]
 
 

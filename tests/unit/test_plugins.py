@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from sigarchive.archive.model import ContainerStatus, SaveType
 from sigarchive.archive.post_enhancement import PostEnhancementRunner
 from sigarchive.db.engine import Database
+from sigarchive.domain import ContainerStatus, SaveType
 from sigarchive.plugins.config import PluginKind, load_plugin_config, parse_plugin_config
 from sigarchive.plugins.loader import build_registry, split_location
 from sigarchive.plugins.protocols import (

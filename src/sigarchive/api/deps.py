@@ -8,9 +8,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from sigarchive.archive.accounts import AuthenticatedUser, authenticate
-from sigarchive.archive.audit import Actor
 from sigarchive.errors import Unauthorized
 from sigarchive.metadata.tree import Viewer
+from sigarchive.records.audit import Actor
 from sigarchive.runtime import ArchiveRuntime
 
 _bearer = HTTPBearer(auto_error=False, description="API token from `sigarchive user create`")

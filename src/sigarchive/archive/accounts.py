@@ -10,9 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from sigarchive.archive.audit import Actor, record
+from sigarchive.db.engine import Database
 from sigarchive.db.models import Storage, User
 from sigarchive.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from sigarchive.records.audit import Actor, record
 
 TOKEN_BYTES = 32
 
@@ -100,6 +101,12 @@ def list_storages(session: Session, storage_ids: frozenset[int] | None = None) -
     if storage_ids is not None:
         query = query.where(Storage.id.in_(storage_ids))
     return list(session.scalars(query))
+
+
+def granted_storages(db: Database, storage_ids: frozenset[int]) -> list[tuple[int, str]]:
+    """(id, name) of the storages a user may upload into and read from, by id."""
+    with db.session() as session:
+        return [(s.id, s.name) for s in list_storages(session, storage_ids)]
 
 
 def _storage(session: Session, storage_id: int) -> Storage:

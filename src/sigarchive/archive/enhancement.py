@@ -25,14 +25,15 @@ from asn1crypto import cms, x509
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sigarchive.archive import problems
-from sigarchive.archive.audit import Actor, record
-from sigarchive.archive.model import ContainerStatus
+from sigarchive.archive.leases import Lease, hold, release
 from sigarchive.archive.trust import trust_roots
 from sigarchive.db.engine import Database
 from sigarchive.db.models import Container, Signature, utcnow
+from sigarchive.domain import ContainerStatus
 from sigarchive.errors import ArchiveError, ServiceUnavailable
-from sigarchive.metadata.hooks import container_enhanced
+from sigarchive.metadata.hooks import container_enhanced, signatures_changed
+from sigarchive.records import problems
+from sigarchive.records.audit import Actor, record
 from sigarchive.signatures import cades
 from sigarchive.signatures.levels import (
     ARCHIVE_TIME_STAMP_V2,
@@ -42,7 +43,6 @@ from sigarchive.signatures.levels import (
 from sigarchive.signatures.timestamps import TimeStamper
 from sigarchive.signatures.tokens import parse_timestamp_token
 from sigarchive.signatures.validation import SignatureReport, ValidationMaterial, validate_signature
-from sigarchive.workers.leases import Lease, hold, release
 
 log = logging.getLogger("sigarchive.enhancement")
 
@@ -232,6 +232,7 @@ class Enhancer:
             )
             if reports is not None:
                 signature.report = {"signers": reports}
+            signatures_changed(session, lease.container_id)
 
     def _report_problem(self, lease: Lease, kind: str, message: str) -> None:
         with self.db.session() as session:

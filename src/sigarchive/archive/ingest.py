@@ -17,13 +17,12 @@ from pathlib import Path
 
 from sqlalchemy import update
 
-from sigarchive.archive import problems
-from sigarchive.archive.audit import Actor, record
 from sigarchive.archive.mime import document_type
-from sigarchive.archive.model import ContainerStatus, SaveType
 from sigarchive.db.engine import Database
 from sigarchive.db.models import Container, Problem, Signature, Storage, utcnow
+from sigarchive.domain import ContainerStatus, SaveType
 from sigarchive.errors import (
+    ArchiveError,
     Forbidden,
     InvalidInput,
     PayloadTooLarge,
@@ -33,6 +32,8 @@ from sigarchive.errors import (
 from sigarchive.metadata.hooks import container_stored
 from sigarchive.plugins.loader import PluginRegistry, StorageHandle
 from sigarchive.plugins.protocols import ContainerInfo, Document, SignatureInfo
+from sigarchive.records import problems
+from sigarchive.records.audit import Actor, record
 from sigarchive.signatures.cms import (
     ParsedSignature,
     VerifiedSignature,
@@ -79,7 +80,7 @@ class _Checked:
     extra_spool: Path | None  # a spool file made here (attached content), to clean up
 
 
-def check_upload(request: UploadRequest, spool_dir: Path, max_attached_bytes: int) -> _Checked:
+def _check_upload(request: UploadRequest, spool_dir: Path, max_attached_bytes: int) -> _Checked:
     """Parse and verify every signature against the document (CPU-bound; no database)."""
     document = request.document
     if request.signatures:
@@ -139,7 +140,7 @@ class Retention:
 STORAGE_PROBLEM = "document-storage-failed"
 
 
-def plan_retention(db: Database, plugins: PluginRegistry, request: UploadRequest) -> Retention:
+def _plan_retention(db: Database, plugins: PluginRegistry, request: UploadRequest) -> Retention:
     """Archive CA subsystem: keep the document when asked (``UseArchiveCa``) or when the
     storage's policy requires it; in ``ArchiveCaPluginName``'s plugin, else the storage's
     default plugin, else the database (the seed's default)."""
@@ -197,7 +198,7 @@ def _save_document(
     return f"{handle.name}:{result.value}"
 
 
-def store_container(
+def _store_container(
     db: Database,
     actor: Actor,
     request: UploadRequest,
@@ -287,7 +288,47 @@ def store_container(
     return container_id
 
 
-def ensure_may_upload(storage_ids: frozenset[int], storage_id: int) -> None:
+def upload(
+    db: Database,
+    plugins: PluginRegistry,
+    actor: Actor,
+    storage_ids: frozenset[int],
+    request: UploadRequest,
+    *,
+    spool_dir: Path,
+    max_attached_bytes: int,
+) -> str:
+    """The upload use case: may the caller upload here, where is the document kept, are the
+    signatures valid over it; then keep everything at once. Returns the container id; a
+    refusal is audited (:func:`refuse_upload`) and raised."""
+    try:
+        _ensure_may_upload(storage_ids, request.storage_id)
+        retention = _plan_retention(db, plugins, request)
+        checked = _check_upload(request, spool_dir, max_attached_bytes)
+        try:
+            return _store_container(db, actor, request, checked, retention)
+        finally:
+            if checked.extra_spool is not None:
+                checked.extra_spool.unlink(missing_ok=True)
+    except ArchiveError as error:
+        refuse_upload(db, actor, error)
+        raise
+
+
+def refuse_upload(db: Database, actor: Actor, error: ArchiveError) -> None:
+    """Audit a refused upload (also one refused before it reached :func:`upload`: an
+    unreadable form, a missing field)."""
+    with db.session() as session:
+        record(
+            session,
+            "document.upload",
+            actor,
+            outcome="refused",
+            details={"errorCode": error.code, "errorDescription": error.description},
+        )
+
+
+def _ensure_may_upload(storage_ids: frozenset[int], storage_id: int) -> None:
     """A user uploads only into storages granted to it (unknown ids look the same: 403)."""
     if storage_id not in storage_ids:
         raise Forbidden(

@@ -3,33 +3,32 @@
 When an enhancement or renewal ends (archived, or failed for good), one task per enabled
 post-enhancement plugin is written into ``post_enhancement_tasks`` *in the same transaction*
 as the container's new status, so a crash cannot lose it. A loop in every worker process
-claims due tasks with a lease (the pattern of ``workers/leases.py``: one ``UPDATE … WHERE id
-IN (SELECT … FOR UPDATE SKIP LOCKED)``), runs the plugin with the container as it is now, and
-deletes the task on success. A failure is recorded as a ``post-enhancement-failed`` problem
-and retried with back-off (doubling from ``retry_first``, capped at an hour); it never changes
-the container, which stays archived.
+(``workers.jobs.PostEnhancementJob``) claims due tasks with a lease (the pattern of
+``archive/leases.py``: one ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)``), runs
+the plugin with the container as it is now, and deletes the task on success. A failure is
+recorded as a ``post-enhancement-failed`` problem and retried with back-off (doubling from
+``retry_first``, capped at an hour); it never changes the container, which stays archived.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from sigarchive.archive import problems
-from sigarchive.archive.audit import Actor, record
 from sigarchive.db.engine import Database
 from sigarchive.db.models import Container, PostEnhancementTask, utcnow
 from sigarchive.plugins.loader import PostEnhancementHandle
 from sigarchive.plugins.protocols import ContainerInfo
 from sigarchive.plugins.result import Result
 from sigarchive.plugins.views import container_info
+from sigarchive.records import problems
+from sigarchive.records.audit import Actor, record
 
 log = logging.getLogger("sigarchive.post_enhancement")
 
@@ -183,34 +182,3 @@ class PostEnhancementRunner:
                 outcome=outcome,
                 details=details,
             )
-
-
-@dataclass
-class PostEnhancementLoop:
-    """A thread running :class:`PostEnhancementRunner` until stopped."""
-
-    runner: PostEnhancementRunner
-    poll_interval: float = 1.0
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def run_forever(self) -> None:
-        while not self._stop.is_set():
-            try:
-                handled = self.runner.run_once()
-            except Exception:  # database down: wait and retry
-                log.exception("%s: claiming post-enhancement tasks failed", self.runner.owner)
-                handled = 0
-            if handled == 0:
-                self._stop.wait(self.poll_interval)
-
-    def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self.run_forever, name=self.runner.owner, daemon=True
-        )
-        self._thread.start()
-
-    def stop(self, timeout: float = 30) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)

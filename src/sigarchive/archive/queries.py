@@ -1,4 +1,9 @@
-"""Reading containers: visibility, search, details. Every read is audited."""
+"""Reading containers: search, details, status, validation report, signatures.zip.
+
+Each public function is one use case of the client API: it opens its own transaction, checks
+visibility (unknown and ungranted containers answer alike: 404 ContainerNotFound), audits the
+read (a refused one too) and returns plain values, never a database row.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,17 @@ import io
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from sigarchive.archive.accounts import AuthenticatedUser
-from sigarchive.archive.audit import Actor, record
-from sigarchive.archive.model import ContainerStatus
+from sigarchive.db.engine import Database
 from sigarchive.db.models import Container
+from sigarchive.domain import ContainerStatus
 from sigarchive.errors import NotFound
+from sigarchive.records.audit import Actor, record
 
 
 @dataclass(frozen=True)
@@ -26,12 +33,12 @@ class SearchFilters:
     is_archived: bool | None = None
 
 
-def is_archived(container: Container) -> bool:
+def _is_archived(container: Container) -> bool:
     """False only for a Temporary container whose storage period has ended (seed semantics)."""
     return container.status != ContainerStatus.STORAGE_PERIOD_ENDED
 
 
-def visible_container(session: Session, user: AuthenticatedUser, container_id: str) -> Container:
+def _visible_container(session: Session, user: AuthenticatedUser, container_id: str) -> Container:
     """The container if it exists in a storage granted to ``user``; 404 otherwise."""
     container = session.get(Container, container_id)
     if container is None or container.storage_id not in user.storage_ids:
@@ -39,12 +46,12 @@ def visible_container(session: Session, user: AuthenticatedUser, container_id: s
     return container
 
 
-def read_container(
+def _read_container(
     session: Session, user: AuthenticatedUser, actor: Actor, container_id: str, action: str
 ) -> Container:
     """Fetch a visible container and audit the read; a refused read is audited too."""
     try:
-        container = visible_container(session, user, container_id)
+        container = _visible_container(session, user, container_id)
     except NotFound:
         # The caller's transaction is rolled back by the error: the refusal is recorded in a
         # transaction of its own so that it is kept.
@@ -55,7 +62,7 @@ def read_container(
     return container
 
 
-def search(
+def _search(
     session: Session,
     user: AuthenticatedUser,
     actor: Actor,
@@ -106,16 +113,16 @@ def search(
     return rows, total
 
 
-def current_signatures(container: Container) -> list[bytes]:
+def _current_signatures(container: Container) -> list[bytes]:
     """CAdES-A forms once enhanced, the uploaded ones before (seed: GET .../sign)."""
     return [s.enhanced if s.enhanced is not None else s.original for s in container.signatures]
 
 
-def signatures_zip(container: Container) -> bytes:
+def _signatures_zip(container: Container) -> bytes:
     """A zip with one ``signature-<n>.p7s`` per signature, in upload order."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for position, raw in enumerate(current_signatures(container), 1):
+        for position, raw in enumerate(_current_signatures(container), 1):
             info = zipfile.ZipInfo(f"signature-{position}.p7s", _zip_time(container.modified_at))
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, raw)
@@ -131,3 +138,142 @@ def _zip_time(moment: datetime) -> tuple[int, int, int, int, int, int]:
         moment.minute,
         moment.second,
     )
+
+
+# ---- the use cases --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ContainerSummary:
+    id: str
+    name: str
+    status: int
+    is_archived: bool
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    containers: list[ContainerSummary]
+    total: int
+
+
+def search(
+    db: Database,
+    user: AuthenticatedUser,
+    actor: Actor,
+    filters: SearchFilters,
+    page: int,
+    page_size: int,
+) -> SearchPage:
+    """Containers visible to ``user`` matching ``filters``, newest first, one page (audited
+    as ``document.search``)."""
+    with db.session() as session:
+        rows, total = _search(session, user, actor, filters, page, page_size)
+        return SearchPage(
+            [ContainerSummary(c.id, c.name, c.status, _is_archived(c)) for c in rows], total
+        )
+
+
+@dataclass(frozen=True)
+class ContainerDetails:
+    """What the client API shows of a container (``GET /api/document/{id}``)."""
+
+    id: str
+    name: str
+    status: int
+    is_archived: bool
+    storage: tuple[int, str]
+    source_system: tuple[int, str]
+    document_digests: list[bytes]
+    signatures: list[bytes]
+    use_archive_ca: bool
+    document_type: str
+    save_type: int
+    structure_name: str | None
+    created_at: datetime
+    modified_at: datetime
+    signature_update_date: datetime | None
+    archive_until: datetime | None
+    is_available: bool
+
+
+def details(
+    db: Database, user: AuthenticatedUser, actor: Actor, container_id: str
+) -> ContainerDetails:
+    """Full details of a visible container (audited as ``document.details``)."""
+    with db.session() as session:
+        c = _read_container(session, user, actor, container_id, "document.details")
+        return ContainerDetails(
+            id=c.id,
+            name=c.name,
+            status=c.status,
+            is_archived=_is_archived(c),
+            storage=(c.storage.id, c.storage.name),
+            source_system=(c.source_system.id, c.source_system.name),
+            document_digests=[s.document_digest for s in c.signatures],
+            signatures=_current_signatures(c),
+            use_archive_ca=c.use_archive_ca,
+            document_type=c.document_type,
+            save_type=c.save_type,
+            structure_name=c.structure_name,
+            created_at=c.created_at,
+            modified_at=c.modified_at,
+            signature_update_date=c.signature_update_date,
+            archive_until=c.archive_until,
+            is_available=c.document_location is not None,
+        )
+
+
+def status(db: Database, user: AuthenticatedUser, actor: Actor, container_id: str) -> int:
+    """The container's status number (audited as ``document.status``)."""
+    with db.session() as session:
+        return _read_container(session, user, actor, container_id, "document.status").status
+
+
+def signatures_zip(db: Database, user: AuthenticatedUser, actor: Actor, container_id: str) -> bytes:
+    """signatures.zip: the CAdES-A signatures once archived, the uploaded ones before
+    (audited as ``document.sign``)."""
+    with db.session() as session:
+        return _signatures_zip(_read_container(session, user, actor, container_id, "document.sign"))
+
+
+@dataclass(frozen=True)
+class SignatureReportEntry:
+    position: int
+    level: str
+    signer: str | None
+    signing_time: datetime | None
+    validation: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class ContainerReport:
+    """The validation report of every signature, as of the latest enhancement or renewal."""
+
+    id: str
+    status: int
+    last_error: str | None
+    signature_update_date: datetime | None
+    signatures: list[SignatureReportEntry]
+
+
+def validation_report(
+    db: Database, user: AuthenticatedUser, actor: Actor, container_id: str
+) -> ContainerReport:
+    """Per signature: ETSI EN 319 102-1 indication, sub-indication, signer, times, level
+    (audited as ``document.report``); 404 ReportNotReady before the first validation."""
+    with db.session() as session:
+        c = _read_container(session, user, actor, container_id, "document.report")
+        entries = [
+            SignatureReportEntry(s.position, s.level, s.signer_subject, s.signing_time, s.report)
+            for s in c.signatures
+        ]
+        if all(entry.validation is None for entry in entries) and c.status in (
+            ContainerStatus.RECEIVED,
+            ContainerStatus.PROCESSING,
+        ):
+            raise NotFound(
+                f"Container {container_id} has not been validated yet (status {c.status})",
+                code="ReportNotReady",
+            )
+        return ContainerReport(c.id, c.status, c.last_error, c.signature_update_date, entries)

@@ -3,21 +3,17 @@ and their retained documents are deleted through the storage plugin that keeps t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from sigarchive.archive import problems
-from sigarchive.archive.audit import Actor, record
-from sigarchive.archive.model import ContainerStatus, SaveType
+from sigarchive.archive.leases import claim_one, hold, release
 from sigarchive.db.engine import Database
-from sigarchive.db.models import Container, Storage, utcnow
-from sigarchive.errors import InvalidInput, NotFound
-from sigarchive.plugins.config import DATABASE
+from sigarchive.db.models import Container, utcnow
+from sigarchive.domain import ContainerStatus, SaveType
 from sigarchive.plugins.loader import PluginRegistry
-from sigarchive.workers.leases import claim_one, hold, release
+from sigarchive.records import problems
+from sigarchive.records.audit import Actor, record
 
 OPEN_STATUSES = [int(s) for s in ContainerStatus if s != ContainerStatus.STORAGE_PERIOD_ENDED]
 SYSTEM = Actor.system("signature-updater")
@@ -144,41 +140,18 @@ def delete_ended_documents(
     return deleted
 
 
-def set_storage_retention(
-    session: Session,
-    storage_id: int,
-    actor: Actor,
+def retire(
+    db: Database,
+    plugins: PluginRegistry,
+    owner: str,
     *,
-    require: bool | None = None,
-    plugin: str | None = None,
-    known_plugins: Iterable[str] = (),
-) -> Storage:
-    """A storage's retention policy: whether every document is retained, and where by default
-    (``plugin`` "" or "database": the database). Audited as ``storage.retention``."""
-    storage = session.get(Storage, storage_id)
-    if storage is None:
-        raise NotFound(f"Storage {storage_id} not found", code="StorageNotFound")
-    if require is not None:
-        storage.require_retention = require
-    if plugin is not None:
-        name = plugin.strip()
-        if name in ("", DATABASE):
-            storage.document_plugin = None
-        elif name not in set(known_plugins):
-            raise InvalidInput(
-                f"No document storage plugin named {name!r} in plugin-config.json",
-                code="UnknownPlugin",
-            )
-        else:
-            storage.document_plugin = name
-    record(
-        session,
-        "storage.retention",
-        actor,
-        storage_id=storage.id,
-        details={
-            "requireRetention": storage.require_retention,
-            "documentPlugin": storage.document_plugin or DATABASE,
-        },
+    lease_for: timedelta = timedelta(minutes=5),
+    retry_first: timedelta = timedelta(seconds=5),
+) -> tuple[int, int]:
+    """The end-of-storage use case, one bounded round: end the storage periods that have
+    passed, then delete the documents whose storage period ended; returns (ended, deleted)."""
+    ended = end_storage_periods(db)
+    deleted = delete_ended_documents(
+        db, plugins, owner, lease_for=lease_for, retry_first=retry_first
     )
-    return storage
+    return ended, deleted

@@ -9,9 +9,9 @@ from asn1crypto import pem, x509
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sigarchive.archive.audit import Actor, record
 from sigarchive.db.models import TrustAnchor
 from sigarchive.errors import InvalidInput, NotFound
+from sigarchive.records.audit import Actor, record
 
 
 def load_certificates(data: bytes, origin: str) -> list[x509.Certificate]:

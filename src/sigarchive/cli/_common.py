@@ -13,10 +13,10 @@ from typing import TypeVar
 import typer
 from rich.console import Console
 
-from sigarchive.archive.audit import Actor
 from sigarchive.config import Settings
 from sigarchive.db.engine import Database
 from sigarchive.errors import ArchiveError
+from sigarchive.records.audit import Actor
 
 app = typer.Typer(help="sigarchive: long-term archive for signed documents.", no_args_is_help=True)
 storage_app = typer.Typer(help="Storages (partitions of the archive).", no_args_is_help=True)

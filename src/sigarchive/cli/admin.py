@@ -56,7 +56,7 @@ def storage_retention(
     ] = None,
 ) -> None:
     """Set a storage's retention policy (Archive CA subsystem)."""
-    from sigarchive.archive.retention import set_storage_retention
+    from sigarchive.metadata.configuration import set_storage_retention
     from sigarchive.plugins.config import LOCAL, load_plugin_config
 
     def action() -> tuple[bool, str | None]:

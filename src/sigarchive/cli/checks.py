@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 import typer
 
-from sigarchive.archive.audit import record
 from sigarchive.cli._common import (
     app,
     audit_app,
@@ -19,6 +18,7 @@ from sigarchive.cli._common import (
 )
 from sigarchive.config import Settings
 from sigarchive.errors import ExitCode
+from sigarchive.records.audit import record
 from sigarchive.runtime import ArchiveRuntime
 
 
@@ -107,7 +107,7 @@ def audit_verify(
     inserted or altered."""
     import json
 
-    from sigarchive.metadata.audit_chain import verify as verify_chain
+    from sigarchive.records.audit import verify as verify_chain
 
     def action() -> dict[str, Any]:
         with database() as db:

@@ -95,10 +95,10 @@ def renew(
         runtime = ArchiveRuntime.open(Settings())
         try:
             if certificate is not None:
-                return renew_dependents(runtime, certificate, storage_ids=storage or None)
+                return renew_dependents(runtime.renewal(), certificate, storage_ids=storage or None)
             assert due_before is not None
             due = due_before if due_before.tzinfo else due_before.replace(tzinfo=UTC)
-            return renew_due(runtime, due)
+            return renew_due(runtime.renewal(), due)
         finally:
             runtime.close()
 

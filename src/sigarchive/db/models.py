@@ -225,7 +225,7 @@ class AuditEvent(Base):
     container_id: Mapped[str | None] = mapped_column(String(36))
     storage_id: Mapped[int | None] = mapped_column(Integer)
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    #: Hash chain (``metadata/audit_chain.py``): position, previous entry's hash, own hash.
+    #: Hash chain (``records/audit.py``): position, previous entry's hash, own hash.
     seq: Mapped[int | None] = mapped_column(BigInteger)
     prev_hash: Mapped[str | None] = mapped_column(String(64))
     entry_hash: Mapped[str | None] = mapped_column(String(64))
@@ -300,7 +300,7 @@ class DocumentChunk(Base):
 class PostEnhancementTask(Base):
     """A post-enhancement plugin still to be run for a container (retried until it succeeds).
 
-    Claimed with a lease like containers are (see ``workers/leases.py``).
+    Claimed with a lease like containers are (see ``archive/leases.py``).
     """
 
     __tablename__ = "post_enhancement_tasks"

@@ -44,14 +44,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
-from sigarchive.archive import problems
-from sigarchive.archive.audit import Actor, record
-from sigarchive.archive.retention import set_storage_retention
 from sigarchive.db.engine import Database
 from sigarchive.db.metadata_models import ConfigurationState, table_of
 from sigarchive.db.models import Storage, utcnow
 from sigarchive.errors import InvalidInput, NotFound
 from sigarchive.plugins.config import DATABASE
+from sigarchive.records import problems
+from sigarchive.records.audit import Actor, record
 
 log = logging.getLogger("sigarchive.configuration")
 
@@ -100,7 +99,7 @@ class ConfigFile(BaseModel):
 
 
 #: StorageConfig fields whose truth is the storage's retention policy in ``storages``
-#: (field → column), changed through ``archive.retention.set_storage_retention``.
+#: (field → column), changed through :func:`set_storage_retention`.
 DATABASE_FIELDS = {"requireRetention": "require_retention", "documentPlugin": "document_plugin"}
 #: Read-only properties of a storage's config node.
 READ_ONLY_STORAGE = ("id", "name", "created", "uri")
@@ -452,6 +451,46 @@ class ConfigurationStore:
                     severity="error",
                 )
             self._apply_database_fields(session, FILE_ACTOR, int(key), settings, changed)
+
+
+def set_storage_retention(
+    session: Session,
+    storage_id: int,
+    actor: Actor,
+    *,
+    require: bool | None = None,
+    plugin: str | None = None,
+    known_plugins: Iterable[str] = (),
+) -> Storage:
+    """A storage's retention policy: whether every document is retained, and where by default
+    (``plugin`` "" or "database": the database). Audited as ``storage.retention``."""
+    storage = session.get(Storage, storage_id)
+    if storage is None:
+        raise NotFound(f"Storage {storage_id} not found", code="StorageNotFound")
+    if require is not None:
+        storage.require_retention = require
+    if plugin is not None:
+        name = plugin.strip()
+        if name in ("", DATABASE):
+            storage.document_plugin = None
+        elif name not in set(known_plugins):
+            raise InvalidInput(
+                f"No document storage plugin named {name!r} in plugin-config.json",
+                code="UnknownPlugin",
+            )
+        else:
+            storage.document_plugin = name
+    record(
+        session,
+        "storage.retention",
+        actor,
+        storage_id=storage.id,
+        details={
+            "requireRetention": storage.require_retention,
+            "documentPlugin": storage.document_plugin or DATABASE,
+        },
+    )
+    return storage
 
 
 def _sha(raw: bytes) -> str:

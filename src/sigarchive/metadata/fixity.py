@@ -23,10 +23,10 @@ from typing import Protocol
 
 from sqlalchemy import select
 
-from sigarchive.archive import problems
-from sigarchive.archive.audit import Actor, record
 from sigarchive.db.engine import Database
 from sigarchive.db.models import Container
+from sigarchive.records import problems
+from sigarchive.records.audit import Actor, record
 
 log = logging.getLogger("sigarchive.fixity")
 

@@ -9,7 +9,8 @@ from sigarchive.metadata import content, problem_reports, references
 
 
 def container_stored(session: Session, container: Container) -> None:
-    """A new container: hang it in the content tree (same transaction as the upload)."""
+    """A new container: hang it in the content tree and index the certificates its
+    signatures carry (the signer, its chain; same transaction as the upload)."""
     session.flush()
     content.place(
         session.connection(),
@@ -18,6 +19,15 @@ def container_stored(session: Session, container: Container) -> None:
         container.structure_name,
         container.name,
     )
+    references.index_container(session, container)
+
+
+def signatures_changed(session: Session, container_id: str) -> None:
+    """A signature gained a time-stamp or validation data: index the certificates that came
+    with it (the TSA's, the revocation responders') at once, not only when enhancement ends."""
+    container = session.get(Container, container_id)
+    if container is not None:
+        references.index_container(session, container)
 
 
 def container_enhanced(session: Session, container: Container) -> None:

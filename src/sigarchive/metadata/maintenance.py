@@ -4,13 +4,12 @@ certificates nearing expiry.
 Each task has a row in ``periodic_tasks``; a process runs a task only if it moved that row's
 ``next_run_at`` forward itself (a conditional UPDATE), so with any number of servers and
 workers each run happens once. Every run is bounded (one snapshot per storage, one fixity
-batch, one page of expiring certificates) and runs in its own thread, never in a request.
+batch, one page of expiring certificates) and runs in a background loop, never in a request.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,12 +18,12 @@ from typing import Any
 
 from sqlalchemy import insert, or_, select, update
 
-from sigarchive.archive.audit import Actor
 from sigarchive.db.engine import Database
 from sigarchive.db.metadata_models import PeriodicTask, table_of
 from sigarchive.db.models import utcnow
 from sigarchive.metadata import fixity, problem_reports, statistics
 from sigarchive.metadata.configuration import ConfigurationStore
+from sigarchive.records.audit import Actor
 
 log = logging.getLogger("sigarchive.maintenance")
 
@@ -87,14 +86,12 @@ def finish(db: Database, name: str, cursor: str | None, result: dict[str, Any]) 
 
 @dataclass
 class Maintenance:
-    """Runs the metadata tasks that are due; :meth:`start` runs them in a thread."""
+    """Runs the metadata tasks that are due (``workers.jobs.MaintenanceJob`` in a loop)."""
 
     db: Database
     configuration: ConfigurationStore
     opener: fixity.DocumentOpener
     _not_before: dict[str, float] = field(default_factory=dict)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
 
     def tasks(self) -> list[tuple[str, timedelta, Callable[[str | None], tuple[str | None, Any]]]]:
         server = self.configuration.server()
@@ -154,21 +151,3 @@ class Maintenance:
         days = timedelta(days=self.configuration.server().certificateExpiryWarningDays)
         with self.db.session() as session:
             return None, problem_reports.check_certificate_expiry(session, days)
-
-    # ---- the thread ---------------------------------------------------------------------
-
-    def start(self, poll_interval: float = 1.0) -> None:
-        def loop() -> None:
-            while not self._stop.wait(poll_interval):
-                try:
-                    self.run_due()
-                except Exception:  # database down: try again later
-                    log.exception("metadata maintenance failed")
-
-        self._thread = threading.Thread(target=loop, name="metadata-maintenance", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 30) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)

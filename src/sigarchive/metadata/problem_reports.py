@@ -30,13 +30,13 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, func, select
 from sqlalchemy.orm import Session
 
-from sigarchive.archive import problems
-from sigarchive.archive.audit import Actor, record
 from sigarchive.db.metadata_models import CertificateRecord, CertificateReference
 from sigarchive.db.models import Container, Problem, utcnow
 from sigarchive.errors import NotFound
 from sigarchive.metadata.facets import FacetContext, PropertySpec
 from sigarchive.metadata.tree import Node, Page, Properties, Viewer, encode_cursor, iso
+from sigarchive.records import problems
+from sigarchive.records.audit import Actor, record
 
 SIGNATURE_PROBLEMS = ("signature-invalid", "signature-indeterminate")
 EXPIRY_PROBLEMS = ("certificate-expiring", "tsa-certificate-expiring")

@@ -10,10 +10,11 @@ referential integrity. A container depends on the certificates its signatures ca
   SignedData.crls, in revocation-values, or in a time-stamp token);
 - ``chain``: any other certificate carried (CAs of the signer's and the TSAs' paths).
 
-They are read from the signature bytes when a container is enhanced or renewed (one row per
-certificate, container and type), so "this CA was compromised — which containers are
-affected?" is one range of the unique index on ``certificate_sha256``, page by page, on every
-backend (Archiva's "used by" queries were answered by some backends only).
+They are read from the signature bytes at upload and again whenever enhancement or renewal
+adds to them (one row per certificate, container and type), so "this CA was compromised —
+which containers are affected?" is one range of the unique index on ``certificate_sha256``,
+page by page, on every backend (Archiva's "used by" queries were answered by some backends
+only).
 """
 
 from __future__ import annotations

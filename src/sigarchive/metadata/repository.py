@@ -27,16 +27,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sigarchive.archive.audit import Actor, record
-from sigarchive.archive.model import STATUS_NAMES, SaveType
 from sigarchive.db.engine import Database
 from sigarchive.db.metadata_models import ContentNode, ContentPlacement
 from sigarchive.db.models import Container, Signature, Storage
+from sigarchive.domain import STATUS_NAMES, SaveType
 from sigarchive.errors import Forbidden, InvalidInput, NotFound
 from sigarchive.metadata import content, references
 from sigarchive.metadata.configuration import ConfigurationStore
 from sigarchive.metadata.facets import FacetContext, FacetRegistry, guarded
 from sigarchive.metadata.tree import Node, Page, Properties, Viewer, encode_cursor, iso, join_path
+from sigarchive.records.audit import Actor, record
 
 _STATUS = {int(entry.status): entry.code for entry in STATUS_NAMES}
 

@@ -19,11 +19,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from sigarchive.archive.audit import Actor, record
 from sigarchive.db.metadata_models import StatisticsSnapshot
 from sigarchive.db.models import Container, Signature, Storage, utcnow
 from sigarchive.metadata.facets import FacetContext, PropertySpec, TimelineEntry, TimelineFacet
 from sigarchive.metadata.tree import Properties, iso
+from sigarchive.records.audit import Actor, record
 
 
 @dataclass

@@ -22,7 +22,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, runtime_checkable
 
-from sigarchive.archive.model import ContainerStatus, SaveType
+from sigarchive.domain import ContainerStatus, SaveType
 from sigarchive.errors import InvalidInput
 from sigarchive.plugins.result import Result
 

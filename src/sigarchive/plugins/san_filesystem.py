@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from sigarchive.archive.model import STATUS_NAMES, ContainerStatus
+from sigarchive.domain import STATUS_NAMES, ContainerStatus
 from sigarchive.plugins.filesystem import fsync_directory
 from sigarchive.plugins.protocols import ContainerInfo, Parameters
 from sigarchive.plugins.result import Result

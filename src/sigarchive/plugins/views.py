@@ -8,8 +8,8 @@ from typing import Any
 
 from asn1crypto import cms
 
-from sigarchive.archive.model import ContainerStatus, SaveType
 from sigarchive.db.models import Container
+from sigarchive.domain import ContainerStatus, SaveType
 from sigarchive.errors import ArchiveError
 from sigarchive.plugins.protocols import ContainerInfo, Document, SignatureInfo
 from sigarchive.signatures.cms import find_signer_certificate

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from sigarchive import __version__
 from sigarchive.api.deps import CurrentUser, ServicesDep
 from sigarchive.api.schemas import Envelope, IdName, StatusEntry
-from sigarchive.archive.model import STATUS_NAMES, SaveType
+from sigarchive.domain import STATUS_NAMES, SaveType
 from sigarchive.runtime import DEV_WARNING
 
 router = APIRouter(prefix="/api/dictionary", tags=["dictionary"])

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import re
-from collections.abc import Callable, Iterator
 from datetime import date, datetime, time
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -25,31 +24,20 @@ from sigarchive.api.schemas import (
     SearchBody,
     SearchResult,
 )
-from sigarchive.archive import problems
-from sigarchive.archive.audit import Actor, record
+from sigarchive.archive import queries
+from sigarchive.archive.download import document_content
 from sigarchive.archive.ingest import (
     IncomingDocument,
     UploadRequest,
-    check_upload,
-    ensure_may_upload,
-    plan_retention,
-    store_container,
+    refuse_upload,
     validate_archive_until,
 )
-from sigarchive.archive.model import ContainerStatus, SaveType
-from sigarchive.archive.queries import (
-    SearchFilters,
-    current_signatures,
-    is_archived,
-    read_container,
-    search,
-    signatures_zip,
-    visible_container,
+from sigarchive.archive.ingest import (
+    upload as upload_container,
 )
-from sigarchive.db.models import Container, utcnow
-from sigarchive.errors import ArchiveError, InvalidInput, NotFound
-from sigarchive.plugins.protocols import Document
-from sigarchive.runtime import ArchiveRuntime
+from sigarchive.db.models import utcnow
+from sigarchive.domain import SaveType
+from sigarchive.errors import ArchiveError, InvalidInput
 
 router = APIRouter(prefix="/api/document", tags=["document"])
 
@@ -108,32 +96,31 @@ async def upload(
     settings = services.settings
     form: UploadForm | None = None
     try:
-        form = await read_upload(
-            request.headers.get("content-type"),
-            request.stream(),
-            spool_dir=settings.spool_dir,
-            max_document_bytes=settings.max_upload_bytes,
-            max_signature_bytes=settings.max_signature_bytes,
-            max_signatures=settings.max_signatures,
-        )
-        upload_request = _upload_request(form, settings.zone)
-        ensure_may_upload(user.storage_ids, upload_request.storage_id)
-        retention = await run_in_threadpool(
-            plan_retention, services.db, services.plugins, upload_request
-        )
-        checked = await run_in_threadpool(
-            check_upload, upload_request, settings.spool_dir, settings.max_attached_bytes
-        )
         try:
-            container_id = await run_in_threadpool(
-                store_container, services.db, actor, upload_request, checked, retention
+            form = await read_upload(
+                request.headers.get("content-type"),
+                request.stream(),
+                spool_dir=settings.spool_dir,
+                max_document_bytes=settings.max_upload_bytes,
+                max_signature_bytes=settings.max_signature_bytes,
+                max_signatures=settings.max_signatures,
             )
-        finally:
-            if checked.extra_spool is not None:
-                checked.extra_spool.unlink(missing_ok=True)
-    except ArchiveError as error:
-        await run_in_threadpool(_audit_refusal, services, actor, error)
-        raise
+            upload_request = _upload_request(form, settings.zone)
+        except ArchiveError as error:
+            await run_in_threadpool(refuse_upload, services.db, actor, error)
+            raise
+        container_id = await run_in_threadpool(
+            partial(
+                upload_container,
+                services.db,
+                services.plugins,
+                actor,
+                user.storage_ids,
+                upload_request,
+                spool_dir=settings.spool_dir,
+                max_attached_bytes=settings.max_attached_bytes,
+            )
+        )
     finally:
         if form is not None:
             form.discard()
@@ -147,20 +134,19 @@ def search_documents(
     """Containers visible to the caller, newest first; absent filters are not applied."""
     body = body or SearchBody()
     given = body.filters
-    filters = SearchFilters(
+    filters = queries.SearchFilters(
         storage_ids=given.storageIds if given else None,
         name=given.name if given else None,
         source_system_id=given.sourceSystemId if given else None,
         status=given.status if given else None,
         is_archived=given.isArchived if given else None,
     )
-    with services.db.session() as session:
-        rows, total = search(session, user, actor, filters, body.page, body.pageSize)
-        documents = [
-            DocumentSummary(id=c.id, name=c.name, status=c.status, isArchived=is_archived(c))
-            for c in rows
-        ]
-    return Envelope(data=SearchResult(documents=documents, totalRecords=total))
+    found = queries.search(services.db, user, actor, filters, body.page, body.pageSize)
+    documents = [
+        DocumentSummary(id=c.id, name=c.name, status=c.status, isArchived=c.is_archived)
+        for c in found.containers
+    ]
+    return Envelope(data=SearchResult(documents=documents, totalRecords=found.total))
 
 
 @router.get("/{container_id}", response_model=Envelope[DocumentDetails])
@@ -168,10 +154,8 @@ def details(
     container_id: str, user: CurrentUser, actor: CurrentActor, services: ServicesDep
 ) -> Envelope[DocumentDetails]:
     """Full details of a container; 404 if absent or not visible to the caller."""
-    zone = services.settings.zone
-    with services.db.session() as session:
-        c = read_container(session, user, actor, container_id, "document.details")
-        return Envelope(data=_details(c, zone))
+    found = queries.details(services.db, user, actor, container_id)
+    return Envelope(data=_details(found, services.settings.zone))
 
 
 @router.get("/{container_id}/status", response_model=Envelope[int])
@@ -179,10 +163,7 @@ def status(
     container_id: str, user: CurrentUser, actor: CurrentActor, services: ServicesDep
 ) -> Envelope[int]:
     """The container's status number (see /api/dictionary/statuses)."""
-    with services.db.session() as session:
-        return Envelope(
-            data=read_container(session, user, actor, container_id, "document.status").status
-        )
+    return Envelope(data=queries.status(services.db, user, actor, container_id))
 
 
 @router.get(
@@ -194,11 +175,8 @@ def download_signatures(
     container_id: str, user: CurrentUser, actor: CurrentActor, services: ServicesDep
 ) -> Response:
     """signatures.zip: the CAdES-A signatures once archived, the uploaded ones before."""
-    with services.db.session() as session:
-        container = read_container(session, user, actor, container_id, "document.sign")
-        payload = signatures_zip(container)
     return Response(
-        content=payload,
+        content=queries.signatures_zip(services.db, user, actor, container_id),
         media_type="application/zip",
         headers={
             "Content-Disposition": "attachment; filename=signatures.zip; "
@@ -217,85 +195,15 @@ def download_document(
 ) -> StreamingResponse:
     """The signed document itself, when the archive retains it (UseArchiveCa=true), streamed
     from its storage; 404 DocumentNotRetained when only signatures and digests are kept."""
-    with services.db.session() as session:
-        try:
-            c: Container | None = visible_container(session, user, container_id)
-        except NotFound:
-            c = None
-        outcome = "not-found" if c is None else "ok" if c.document_location else "not-retained"
-        record(
-            session,
-            "document.content",
-            actor,
-            container_id=container_id,
-            storage_id=c.storage_id if c is not None else None,
-            outcome=outcome,
-        )
-        if c is not None:
-            location, name, mime = c.document_location, c.name, c.document_type
-            size, sha256 = c.document_size, c.document_digests.get("sha256")
-            ended = c.status == ContainerStatus.STORAGE_PERIOD_ENDED and c.use_archive_ca
-    if c is None:
-        raise NotFound(f"Container {container_id} not found", code="ContainerNotFound")
-    if location is None:
-        reason = (
-            "its storage period ended and the document was deleted"
-            if ended
-            else "it was uploaded with UseArchiveCa=false: only its signatures and digests are kept"
-        )
-        raise NotFound(
-            f"Container {container_id} does not retain its document: {reason}",
-            code="DocumentNotRetained",
-        )
-    document = services.plugins.open_document(location)
-
-    def mismatch(message: str) -> None:
-        with services.db.session() as session:
-            problems.report(session, "document-digest-mismatch", message, container_id=c.id)
-
+    content = document_content(services.db, services.plugins, user, actor, container_id)
     return StreamingResponse(
-        _verified_stream(
-            document, size, base64.b64decode(sha256) if sha256 else None, location, mismatch
-        ),
-        media_type=mime,
+        content.chunks,
+        media_type=content.media_type,
         headers={
-            "Content-Length": str(size),
-            "Content-Disposition": _attachment(name),
+            "Content-Length": str(content.size),
+            "Content-Disposition": _attachment(content.name),
         },
     )
-
-
-def _verified_stream(
-    document: Document,
-    size: int,
-    sha256: bytes | None,
-    location: str,
-    mismatch: Callable[[str], None],
-) -> Iterator[bytes]:
-    """The document's bytes, checked against the digest taken at upload (fixity).
-
-    The last chunk is held back until the digest is checked: a document that no longer
-    matches is never delivered whole (the connection is cut and a problem recorded).
-    """
-    digest = hashlib.sha256()
-    held: bytes | None = None
-    read = 0
-    with document:
-        for chunk in document.chunks():
-            digest.update(chunk)
-            read += len(chunk)
-            if held is not None:
-                yield held
-            held = chunk
-    if read != size or (sha256 is not None and digest.digest() != sha256):
-        message = (
-            f"Stored document at {location} does not match its upload: {read} bytes "
-            f"(expected {size}), sha256 {'differs' if sha256 else 'unknown'}"
-        )
-        mismatch(message)
-        raise OSError(message)
-    if held is not None:
-        yield held
 
 
 def _attachment(name: str) -> str:
@@ -310,45 +218,37 @@ def report(
 ) -> Envelope[dict[str, Any]]:
     """Validation report per signature (ETSI EN 319 102-1: indication, sub-indication, signer,
     times, level), as of the latest enhancement or renewal."""
-    with services.db.session() as session:
-        c = read_container(session, user, actor, container_id, "document.report")
-        signatures = [
+    found = queries.validation_report(services.db, user, actor, container_id)
+    update = found.signature_update_date
+    data = {
+        "id": found.id,
+        "status": found.status,
+        "lastError": found.last_error,
+        "signatureUpdateDate": update.isoformat() if update else None,
+        "signatures": [
             {
                 "index": s.position + 1,
                 "level": s.level,
-                "signer": s.signer_subject,
+                "signer": s.signer,
                 "signingTime": s.signing_time.isoformat() if s.signing_time else None,
-                "validation": s.report,
+                "validation": s.validation,
             }
-            for s in c.signatures
-        ]
-        if all(entry["validation"] is None for entry in signatures) and c.status in (1, 2):
-            raise NotFound(
-                f"Container {container_id} has not been validated yet (status {c.status})",
-                code="ReportNotReady",
-            )
-        data = {
-            "id": c.id,
-            "status": c.status,
-            "lastError": c.last_error,
-            "signatureUpdateDate": c.signature_update_date.isoformat()
-            if c.signature_update_date
-            else None,
-            "signatures": signatures,
-        }
+            for s in found.signatures
+        ],
+    }
     return Envelope(data=data)
 
 
-def _details(c: Container, zone: ZoneInfo) -> DocumentDetails:
+def _details(c: queries.ContainerDetails, zone: ZoneInfo) -> DocumentDetails:
     def local(moment: datetime | None) -> datetime | None:
         return moment.astimezone(zone) if moment is not None else None
 
     created = c.created_at.astimezone(zone)
     return DocumentDetails(
-        storage=IdName(id=c.storage.id, name=c.storage.name),
-        sourceSystem=IdName(id=c.source_system.id, name=c.source_system.name),
-        hashes=[base64.b64encode(s.document_digest).decode() for s in c.signatures],
-        signatures=[base64.b64encode(raw).decode() for raw in current_signatures(c)],
+        storage=IdName(id=c.storage[0], name=c.storage[1]),
+        sourceSystem=IdName(id=c.source_system[0], name=c.source_system[1]),
+        hashes=[base64.b64encode(digest).decode() for digest in c.document_digests],
+        signatures=[base64.b64encode(raw).decode() for raw in c.signatures],
         isToBeSigned=False,
         useArchiveCa=c.use_archive_ca,
         documentType=c.document_type,
@@ -359,23 +259,12 @@ def _details(c: Container, zone: ZoneInfo) -> DocumentDetails:
         createDate=created,
         signatureUpdateDate=local(c.signature_update_date),
         archiveUntilDate=local(c.archive_until),
-        isAvailable=c.document_location is not None,
+        isAvailable=c.is_available,
         id=c.id,
         name=c.name,
         status=c.status,
-        isArchived=is_archived(c),
+        isArchived=c.is_archived,
     )
-
-
-def _audit_refusal(services: ArchiveRuntime, actor: Actor, error: ArchiveError) -> None:
-    with services.db.session() as session:
-        record(
-            session,
-            "document.upload",
-            actor,
-            outcome="refused",
-            details={"errorCode": error.code, "errorDescription": error.description},
-        )
 
 
 _DOTTED_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$")

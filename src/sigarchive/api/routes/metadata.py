@@ -8,22 +8,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from sigarchive.api.deps import CurrentActor, CurrentViewer, ServicesDep
 from sigarchive.api.schemas import Envelope
-from sigarchive.archive.audit import record
-from sigarchive.db.models import Container, Storage
-from sigarchive.errors import Forbidden, InvalidInput, NotFound
-from sigarchive.metadata import audit_chain, audit_log, problem_reports, references, statistics
+from sigarchive.errors import InvalidInput
+from sigarchive.metadata import audit_log, problem_reports, queries, references
 from sigarchive.metadata.tree import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
     Page,
-    Viewer,
-    encode_cursor,
-    iso,
     split_path,
 )
 
@@ -101,29 +94,9 @@ def audit(
     filters = audit_log.AuditFilters(
         since, until, action, user, userId, containerId, storageId, outcome
     )
-    with services.db.session() as session:
-        query, size = audit_log.page_of(
-            audit_log.audit_query(viewer, filters), Page(pageSize, cursor)
-        )
-        rows = list(session.scalars(query))
-        data = {
-            "events": [audit_log.to_json(row) for row in rows[:size]],
-            "nextCursor": audit_log.next_cursor(rows, size),
-        }
-        record(
-            session,
-            "audit.query",
-            actor,
-            storage_id=storageId,
-            details={
-                "filters": {
-                    k: (v.isoformat() if isinstance(v, datetime) else v)
-                    for k, v in filters.__dict__.items()
-                    if v is not None
-                }
-            },
-        )
-    return Envelope(data=data)
+    return Envelope(
+        data=queries.audit_page(services.db, viewer, actor, filters, Page(pageSize, cursor))
+    )
 
 
 @router.get("/api/audit/verify", response_model=Envelope[dict[str, Any]])
@@ -131,12 +104,7 @@ def audit_verify(
     viewer: CurrentViewer, actor: CurrentActor, services: ServicesDep
 ) -> Envelope[dict[str, Any]]:
     """Walk the whole hash chain (operators only): ``intact``, and where it breaks."""
-    if not viewer.is_admin:
-        raise Forbidden("Only operators verify the audit trail", code="AdminOnly")
-    report = audit_chain.verify(services.db)
-    with services.db.session() as session:
-        record(session, "audit.verify", actor, details=report.to_json())
-    return Envelope(data=report.to_json())
+    return Envelope(data=queries.audit_verification(services.db, viewer, actor))
 
 
 # ---- references -----------------------------------------------------------------------------
@@ -164,60 +132,9 @@ def certificate_references(
             f"referenceType must be one of {', '.join(references.REFERENCE_TYPES)}",
             code="InvalidReferenceType",
         )
-    page = Page(pageSize, cursor)
-    position = page.position()
-    scope = None if viewer.is_admin else sorted(viewer.storage_ids)
-    with services.db.session() as session:
-        found = references.referrers(
-            session,
-            digest,
-            storage_ids=scope,
-            after=str(position[0]) if position else None,
-            limit=page.size + 1,
-            reference_type=referenceType,
-        )
-        shown = found[: page.size]
-        containers = {
-            c.id: c
-            for c in session.scalars(
-                select(Container).where(Container.id.in_([r.container_id for r in shown]))
-            )
-        }
-        record_ = references.certificate(session, digest)
-        data = {
-            "certificate": None
-            if record_ is None
-            else {
-                "sha256": record_.sha256,
-                "subject": record_.subject,
-                "issuer": record_.issuer,
-                "serialNumber": record_.serial_number,
-                "notBefore": iso(record_.not_before),
-                "notAfter": iso(record_.not_after),
-                "ca": record_.is_ca,
-            },
-            "containers": [
-                {
-                    "id": r.container_id,
-                    "storageId": r.storage_id,
-                    "name": containers[r.container_id].name
-                    if r.container_id in containers
-                    else None,
-                    "status": containers[r.container_id].status
-                    if r.container_id in containers
-                    else None,
-                    "referenceTypes": list(r.reference_types),
-                }
-                for r in shown
-            ],
-            "nextCursor": encode_cursor(shown[-1].container_id) if len(found) > page.size else None,
-        }
-        record(
-            session,
-            "references.query",
-            actor,
-            details={"certificate": digest, "returned": len(shown)},
-        )
+    data = queries.certificate_references(
+        services.db, viewer, actor, digest, referenceType, Page(pageSize, cursor)
+    )
     return Envelope(data=data)
 
 
@@ -241,15 +158,9 @@ def list_problems(
     filters = problem_reports.ProblemFilters(
         kind, severity, open, containerId, storageId, certificate
     )
-    with services.db.session() as session:
-        rows, next_cursor = problem_reports.list_problems(
-            session, viewer, filters, Page(pageSize, cursor)
-        )
-        data = {
-            "problems": [problem_reports.problem_properties(p) for p in rows],
-            "nextCursor": next_cursor,
-        }
-    return Envelope(data=data)
+    return Envelope(
+        data=queries.problems_page(services.db, viewer, filters, Page(pageSize, cursor))
+    )
 
 
 @router.post("/api/problems/{problem_id}/resolve", response_model=Envelope[dict[str, Any]])
@@ -257,17 +168,10 @@ def resolve_problem(
     problem_id: int, viewer: CurrentViewer, actor: CurrentActor, services: ServicesDep
 ) -> Envelope[dict[str, Any]]:
     """Mark a problem resolved (audited)."""
-    with services.db.session() as session:
-        problem = problem_reports.resolve_problem(session, viewer, actor, problem_id)
-        return Envelope(data=problem_reports.problem_properties(problem))
+    return Envelope(data=queries.resolve_problem(services.db, viewer, actor, problem_id))
 
 
 # ---- statistics -----------------------------------------------------------------------------
-
-
-def _visible_storage(session: Session, viewer: Viewer, storage_id: int) -> None:
-    if not viewer.sees(storage_id) or session.get(Storage, storage_id) is None:
-        raise NotFound(f"No storage {storage_id}", code="StorageNotFound")
 
 
 @router.get("/api/statistics/{storage_id}", response_model=Envelope[dict[str, Any]])
@@ -275,10 +179,7 @@ def live_statistics(
     storage_id: int, viewer: CurrentViewer, services: ServicesDep
 ) -> Envelope[dict[str, Any]]:
     """Live totals of a storage, from indexes."""
-    with services.db.session() as session:
-        _visible_storage(session, viewer, storage_id)
-        totals = statistics.live_totals(session, storage_id)
-    return Envelope(data={"storageId": storage_id, **totals.to_json()})
+    return Envelope(data=queries.live_statistics(services.db, viewer, storage_id))
 
 
 @router.post("/api/statistics/{storage_id}/snapshots", response_model=Envelope[dict[str, Any]])
@@ -287,7 +188,4 @@ def snapshot_statistics(
 ) -> Envelope[dict[str, Any]]:
     """Take a statistics snapshot of a storage now (audited); it appears under
     ``facets/statistics/YYYY/MM/DD/``."""
-    with services.db.session() as session:
-        _visible_storage(session, viewer, storage_id)
-        snapshot = statistics.take_snapshot(session, storage_id, "manual", actor)
-        return Envelope(data=statistics.snapshot_properties(snapshot))
+    return Envelope(data=queries.snapshot_statistics(services.db, viewer, actor, storage_id))

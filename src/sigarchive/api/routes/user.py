@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from sigarchive.api.deps import CurrentUser, ServicesDep
 from sigarchive.api.schemas import Envelope, IdName
-from sigarchive.archive.accounts import list_storages
+from sigarchive.archive.accounts import granted_storages
 
 router = APIRouter(prefix="/api/user", tags=["user"])
 
@@ -14,6 +14,5 @@ router = APIRouter(prefix="/api/user", tags=["user"])
 @router.get("/storages", response_model=Envelope[list[IdName]])
 def storages(user: CurrentUser, services: ServicesDep) -> Envelope[list[IdName]]:
     """The storages this user may upload into and read from."""
-    with services.db.session() as session:
-        rows = list_storages(session, user.storage_ids)
-        return Envelope(data=[IdName(id=s.id, name=s.name) for s in rows])
+    rows = granted_storages(services.db, user.storage_ids)
+    return Envelope(data=[IdName(id=id_, name=name) for id_, name in rows])

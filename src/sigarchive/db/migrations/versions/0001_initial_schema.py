@@ -10,8 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import sigarchive.db.models
-
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -27,7 +25,7 @@ def upgrade() -> None:
             autoincrement=True,
             nullable=False,
         ),
-        sa.Column("occurred_at", sigarchive.db.models.UTCDateTime(), nullable=False),
+        sa.Column("occurred_at", sa.DateTime(), nullable=False),
         sa.Column("action", sa.String(length=64), nullable=False),
         sa.Column("outcome", sa.String(length=16), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=True),
@@ -54,7 +52,7 @@ def upgrade() -> None:
         "storages",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("created_at", sigarchive.db.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_storages")),
         sa.UniqueConstraint("name", name=op.f("uq_storages_name")),
     )
@@ -63,7 +61,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("token_sha256", sa.String(length=64), nullable=False),
-        sa.Column("created_at", sigarchive.db.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("name", name=op.f("uq_users_name")),
         sa.UniqueConstraint("token_sha256", name=op.f("uq_users_token_sha256")),
@@ -76,7 +74,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=1000), nullable=False),
         sa.Column("structure_name", sa.String(length=2000), nullable=True),
         sa.Column("save_type", sa.SmallInteger(), nullable=False),
-        sa.Column("archive_until", sigarchive.db.models.UTCDateTime(), nullable=True),
+        sa.Column("archive_until", sa.DateTime(), nullable=True),
         sa.Column("use_archive_ca", sa.Boolean(), nullable=False),
         sa.Column("archive_ca_plugin", sa.String(length=200), nullable=True),
         sa.Column("document_type", sa.String(length=255), nullable=False),
@@ -84,13 +82,13 @@ def upgrade() -> None:
         sa.Column("document_digests", sa.JSON(), nullable=False),
         sa.Column("document_location", sa.String(length=2000), nullable=True),
         sa.Column("status", sa.SmallInteger(), nullable=False),
-        sa.Column("created_at", sigarchive.db.models.UTCDateTime(), nullable=False),
-        sa.Column("modified_at", sigarchive.db.models.UTCDateTime(), nullable=False),
-        sa.Column("signature_update_date", sigarchive.db.models.UTCDateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("modified_at", sa.DateTime(), nullable=False),
+        sa.Column("signature_update_date", sa.DateTime(), nullable=True),
         sa.Column("lease_owner", sa.String(length=200), nullable=True),
-        sa.Column("lease_until", sigarchive.db.models.UTCDateTime(), nullable=True),
+        sa.Column("lease_until", sa.DateTime(), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("next_attempt_at", sigarchive.db.models.UTCDateTime(), nullable=True),
+        sa.Column("next_attempt_at", sa.DateTime(), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
             ["source_system_id"], ["users.id"], name=op.f("fk_containers_source_system_id_users")
@@ -148,7 +146,7 @@ def upgrade() -> None:
         sa.Column("is_attached", sa.Boolean(), nullable=False),
         sa.Column("level", sa.String(length=16), nullable=False),
         sa.Column("signer_subject", sa.Text(), nullable=True),
-        sa.Column("signing_time", sigarchive.db.models.UTCDateTime(), nullable=True),
+        sa.Column("signing_time", sa.DateTime(), nullable=True),
         sa.Column("report", sa.JSON(), nullable=True),
         sa.ForeignKeyConstraint(
             ["container_id"],
@@ -162,7 +160,6 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_signatures_container_id"), ["container_id"], unique=False
         )
-
 
 
 def downgrade() -> None:

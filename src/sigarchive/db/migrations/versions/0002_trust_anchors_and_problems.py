@@ -10,8 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import sigarchive.db.models
-
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
@@ -31,8 +29,8 @@ def upgrade() -> None:
         sa.Column("severity", sa.String(length=16), nullable=False),
         sa.Column("container_id", sa.String(length=36), nullable=True),
         sa.Column("message", sa.Text(), nullable=False),
-        sa.Column("created_at", sigarchive.db.models.UTCDateTime(), nullable=False),
-        sa.Column("resolved_at", sigarchive.db.models.UTCDateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("resolved_at", sa.DateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_problems")),
     )
     with op.batch_alter_table("problems", schema=None) as batch_op:
@@ -44,10 +42,10 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("subject", sa.Text(), nullable=False),
-        sa.Column("not_after", sigarchive.db.models.UTCDateTime(), nullable=False),
+        sa.Column("not_after", sa.DateTime(), nullable=False),
         sa.Column("der", sa.LargeBinary(), nullable=False),
         sa.Column("source", sa.String(length=32), nullable=False),
-        sa.Column("added_at", sigarchive.db.models.UTCDateTime(), nullable=False),
+        sa.Column("added_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_trust_anchors")),
         sa.UniqueConstraint("sha256", name=op.f("uq_trust_anchors_sha256")),
     )

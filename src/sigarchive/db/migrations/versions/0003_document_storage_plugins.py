@@ -13,8 +13,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import sigarchive.db.models
-
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
@@ -27,8 +25,8 @@ def upgrade() -> None:
         sa.Column("location", sa.String(length=64), nullable=False),
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("chunks", sa.Integer(), nullable=False),
-        sa.Column("created_at", sigarchive.db.models.UTCDateTime(), nullable=False),
-        sa.Column("completed_at", sigarchive.db.models.UTCDateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("completed_at", sa.DateTime(), nullable=True),
         sa.PrimaryKeyConstraint("location", name=op.f("pk_stored_documents")),
     )
     op.create_table(
@@ -54,12 +52,12 @@ def upgrade() -> None:
         ),
         sa.Column("container_id", sa.String(length=36), nullable=False),
         sa.Column("plugin", sa.String(length=200), nullable=False),
-        sa.Column("due_at", sigarchive.db.models.UTCDateTime(), nullable=False),
+        sa.Column("due_at", sa.DateTime(), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("lease_owner", sa.String(length=200), nullable=True),
-        sa.Column("lease_until", sigarchive.db.models.UTCDateTime(), nullable=True),
-        sa.Column("created_at", sigarchive.db.models.UTCDateTime(), nullable=False),
+        sa.Column("lease_until", sa.DateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["container_id"],
             ["containers.id"],

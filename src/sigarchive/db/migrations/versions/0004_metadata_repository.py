@@ -10,12 +10,14 @@ Create Date: 2026-11-23 15:31:23.972156
 
 from __future__ import annotations
 
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
-
-import sigarchive.db.models
-from sigarchive.db.metadata_models import GENESIS_HASH
-from sigarchive.metadata import audit_chain, content
+from sqlalchemy.dialects import postgresql, sqlite
 
 revision = "0004"
 down_revision = "0003"
@@ -29,7 +31,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.Column("last_hash", sa.String(length=64), nullable=False),
-        sa.Column("updated_at", sigarchive.db.models.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_chain_head")),
     )
     op.create_table(
@@ -38,10 +40,10 @@ def upgrade() -> None:
         sa.Column("subject", sa.Text(), nullable=False),
         sa.Column("issuer", sa.Text(), nullable=False),
         sa.Column("serial_number", sa.String(length=100), nullable=False),
-        sa.Column("not_before", sigarchive.db.models.UTCDateTime(), nullable=False),
-        sa.Column("not_after", sigarchive.db.models.UTCDateTime(), nullable=False),
+        sa.Column("not_before", sa.DateTime(), nullable=False),
+        sa.Column("not_after", sa.DateTime(), nullable=False),
         sa.Column("is_ca", sa.Boolean(), nullable=False),
-        sa.Column("first_seen_at", sigarchive.db.models.UTCDateTime(), nullable=False),
+        sa.Column("first_seen_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("sha256", name=op.f("pk_certificates")),
     )
     with op.batch_alter_table("certificates", schema=None) as batch_op:
@@ -52,15 +54,15 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("content", sa.JSON(), nullable=False),
-        sa.Column("changed_at", sigarchive.db.models.UTCDateTime(), nullable=False),
+        sa.Column("changed_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_configuration_state")),
     )
     op.create_table(
         "periodic_tasks",
         sa.Column("name", sa.String(length=64), nullable=False),
-        sa.Column("next_run_at", sigarchive.db.models.UTCDateTime(), nullable=False),
+        sa.Column("next_run_at", sa.DateTime(), nullable=False),
         sa.Column("cursor", sa.String(length=200), nullable=True),
-        sa.Column("last_run_at", sigarchive.db.models.UTCDateTime(), nullable=True),
+        sa.Column("last_run_at", sa.DateTime(), nullable=True),
         sa.Column("last_result", sa.JSON(), nullable=True),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_periodic_tasks")),
     )
@@ -74,8 +76,8 @@ def upgrade() -> None:
         ),
         sa.Column("storage_id", sa.Integer(), nullable=True),
         sa.Column("trigger", sa.String(length=16), nullable=False),
-        sa.Column("scan_start_time", sigarchive.db.models.UTCDateTime(), nullable=False),
-        sa.Column("scan_end_time", sigarchive.db.models.UTCDateTime(), nullable=False),
+        sa.Column("scan_start_time", sa.DateTime(), nullable=False),
+        sa.Column("scan_end_time", sa.DateTime(), nullable=False),
         sa.Column("total_container_count", sa.BigInteger(), nullable=False),
         sa.Column("total_document_count", sa.BigInteger(), nullable=False),
         sa.Column("total_document_bytes", sa.BigInteger(), nullable=False),
@@ -102,7 +104,7 @@ def upgrade() -> None:
         sa.Column("parent_id", sa.BigInteger(), nullable=False),
         sa.Column("segment", sa.Text(), nullable=False),
         sa.Column("segment_sha256", sa.String(length=64), nullable=False),
-        sa.Column("created_at", sigarchive.db.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["storage_id"],
             ["storages.id"],
@@ -134,7 +136,7 @@ def upgrade() -> None:
         sa.Column("container_id", sa.String(length=36), nullable=False),
         sa.Column("storage_id", sa.Integer(), nullable=False),
         sa.Column("reference_type", sa.String(length=16), nullable=False),
-        sa.Column("created_at", sigarchive.db.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["container_id"],
             ["containers.id"],
@@ -231,7 +233,7 @@ def _chain_existing_audit_entries(connection: sa.Connection) -> None:
     events = sa.table(
         "audit_events",
         *(sa.column(name) for name in plain),
-        sa.column("occurred_at", sigarchive.db.models.UTCDateTime()),
+        sa.column("occurred_at", sa.DateTime()),  # naive UTC, as stored
         sa.column("storage_id"),
         sa.column("details", sa.JSON()),
         sa.column("seq"),
@@ -249,7 +251,7 @@ def _chain_existing_audit_entries(connection: sa.Connection) -> None:
         ]
         if not rows:
             break
-        seq, last = audit_chain.chain_rows(rows, seq, last)
+        seq, last = _chain_rows(rows, seq, last)
         connection.execute(
             events.update()
             .where(events.c.id == sa.bindparam("row_id"))
@@ -274,12 +276,10 @@ def _chain_existing_audit_entries(connection: sa.Connection) -> None:
         sa.column("id"),
         sa.column("seq"),
         sa.column("last_hash"),
-        sa.column("updated_at", sigarchive.db.models.UTCDateTime()),
+        sa.column("updated_at", sa.DateTime()),
     )
     connection.execute(
-        head.insert().values(
-            id=1, seq=seq, last_hash=last, updated_at=sigarchive.db.models.utcnow()
-        )
+        head.insert().values(id=1, seq=seq, last_hash=last, updated_at=_utcnow_naive())
     )
 
 
@@ -304,8 +304,108 @@ def _place_existing_containers(connection: sa.Connection) -> None:
         if not rows:
             break
         for row in rows:
-            content.place(connection, row.id, row.storage_id, row.structure_name, row.name)
+            _place(connection, row.id, row.storage_id, row.structure_name, row.name)
         after = rows[-1].id
+
+
+# ---- frozen copies of the code this migration was written with ----------------------------
+# (records/audit.py's chain, version 1, and metadata/content.py's placement as of 0004; a
+# migration never imports live code, so it stays what it was when it ran)
+
+GENESIS_HASH = "0" * 64
+CHAIN_VERSION = 1
+ROOT = 0
+UNNAMED = "(unnamed)"
+
+
+def _utcnow_naive() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _entry_hash(values: dict[str, Any], seq: int, prev_hash: str) -> str:
+    """SHA-256 over the canonical JSON of an entry (``occurred_at`` naive UTC, as stored)."""
+    moment = values["occurred_at"].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    fields = [
+        CHAIN_VERSION,
+        seq,
+        prev_hash,
+        moment,
+        values["action"],
+        values["outcome"],
+        values["user_id"],
+        values["user_name"],
+        values["remote_ip"],
+        values["container_id"],
+        values["storage_id"],
+        values["details"],
+    ]
+    canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _chain_rows(rows: list[dict[str, Any]], seq: int, prev_hash: str) -> tuple[int, str]:
+    for values in rows:
+        seq += 1
+        values["seq"] = seq
+        values["prev_hash"] = prev_hash
+        prev_hash = _entry_hash(values, seq, prev_hash)
+        values["entry_hash"] = prev_hash
+    return seq, prev_hash
+
+
+_NODES = sa.table(
+    "content_nodes",
+    sa.column("id"),
+    sa.column("storage_id"),
+    sa.column("parent_id"),
+    sa.column("segment"),
+    sa.column("segment_sha256"),
+    sa.column("created_at", sa.DateTime()),
+)
+_PLACEMENTS = sa.table(
+    "content_placements", sa.column("container_id"), sa.column("node_id"), sa.column("storage_id")
+)
+
+
+def _segments(structure_name: str | None, name: str) -> list[str]:
+    parts = [p.strip() for p in structure_name.split("/") if p.strip()] if structure_name else []
+    return [*parts, name.strip() or UNNAMED]
+
+
+def _place(
+    connection: sa.Connection,
+    container_id: str,
+    storage_id: int,
+    structure_name: str | None,
+    name: str,
+) -> None:
+    parent = ROOT
+    for segment in _segments(structure_name, name):
+        key = hashlib.sha256(segment.encode("utf-8")).hexdigest()
+        lookup = sa.select(_NODES.c.id).where(
+            _NODES.c.storage_id == storage_id,
+            _NODES.c.parent_id == parent,
+            _NODES.c.segment_sha256 == key,
+        )
+        found = connection.scalar(lookup)
+        if found is None:
+            values = {
+                "storage_id": storage_id,
+                "parent_id": parent,
+                "segment": segment,
+                "segment_sha256": key,
+                "created_at": _utcnow_naive(),
+            }
+            dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+            connection.execute(dialect.insert(_NODES).values(values).on_conflict_do_nothing())
+            found = connection.scalar(lookup)
+        assert found is not None
+        parent = int(found)
+    connection.execute(
+        _PLACEMENTS.insert().values(
+            container_id=container_id, node_id=parent, storage_id=storage_id
+        )
+    )
 
 
 def downgrade() -> None:

@@ -1,8 +1,13 @@
-"""The audit trail as a hash chain: a removed, inserted or altered entry is detected.
+"""The audit trail: every action with who did it and from where, as a hash chain.
+
+Rows are written in the same transaction as the action they describe, so an action is never
+recorded without happening nor happens without being recorded. The metadata repository serves
+them as its audit facet; ``sigarchive audit verify`` checks the chain.
 
 Every audit event gets a sequence number ``seq`` (1, 2, 3 … without gaps), the hash of the
 previous entry and its own hash, SHA-256 over a canonical JSON of its fields and both of
-those. ``audit_chain_head`` holds the last ``seq`` and hash.
+those. ``audit_chain_head`` holds the last ``seq`` and hash, so a removed, inserted or altered
+entry is detected.
 
 Concurrent writers (threads, processes, machines; SQLite and PostgreSQL): the entries of a
 transaction are chained in its ``before_commit``, right before COMMIT, by an
@@ -36,7 +41,7 @@ from sigarchive.db.models import AuditEvent, utcnow
 
 #: Version of the canonical form; part of every hash.
 CHAIN_VERSION = 1
-_PENDING = "sigarchive.audit_chain.pending"
+_PENDING = "sigarchive.records.audit.pending"
 
 
 def canonical(
@@ -104,8 +109,46 @@ def entry_hash(event_row: Entry, seq: int, prev_hash: str) -> str:
     ).hexdigest()
 
 
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: an API user with its address, or the system itself (CLI, workers)."""
+
+    user_id: int | None
+    user_name: str
+    remote_ip: str | None = None
+
+    @classmethod
+    def system(cls, name: str = "system") -> Actor:
+        return cls(None, name, None)
+
+
+def record(
+    session: Session,
+    action: str,
+    actor: Actor,
+    *,
+    container_id: str | None = None,
+    storage_id: int | None = None,
+    outcome: str = "ok",
+    details: dict[str, Any] | None = None,
+) -> None:
+    audit_event = AuditEvent(
+        occurred_at=utcnow(),
+        action=action,
+        outcome=outcome,
+        user_id=actor.user_id,
+        user_name=actor.user_name,
+        remote_ip=actor.remote_ip,
+        container_id=container_id,
+        storage_id=storage_id,
+        details=details,
+    )
+    session.add(audit_event)
+    enqueue(session, audit_event)
+
+
 def enqueue(session: Session, audit_event: AuditEvent) -> None:
-    """Chain ``audit_event`` when ``session`` commits (called by ``archive.audit.record``)."""
+    """Chain ``audit_event`` when ``session`` commits (called by :func:`record`)."""
     pending: list[AuditEvent] = session.info.setdefault(_PENDING, [])
     pending.append(audit_event)
 
@@ -262,8 +305,8 @@ def verify(db: Database, *, batch: int = 20000, max_breaks: int = 20) -> ChainRe
 
 
 def chain_rows(rows: list[dict[str, Any]], seq: int, prev_hash: str) -> tuple[int, str]:
-    """Fill ``seq``, ``prev_hash`` and ``entry_hash`` into plain row dicts (bulk loads,
-    migrations); returns the new head."""
+    """Fill ``seq``, ``prev_hash`` and ``entry_hash`` into plain row dicts (bulk loads);
+    returns the new head. Migrations keep a frozen copy of their own."""
 
     for values in rows:
         seq += 1

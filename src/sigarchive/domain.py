@@ -1,4 +1,4 @@
-"""The archive's stable vocabulary: container statuses and save types.
+"""The archive's stable vocabulary: container statuses and save types (the client API contract).
 
 The numbers are part of the client API (integrations store them); never renumber.
 Status 4 = "Архивное хранение" comes from the seed; the others are ours.

@@ -12,6 +12,8 @@ work of the one that took over.
 from __future__ import annotations
 
 import os
+import socket
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,6 +31,11 @@ class LeaseLost(ArchiveError):
 
     code = "LeaseLost"
     http_status = 409
+
+
+def worker_name(kind: str) -> str:
+    """A lease owner's name, unique per process and loop: ``kind@host:pid:suffix``."""
+    return f"{kind}@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 @dataclass(frozen=True)
@@ -146,7 +153,7 @@ def release(session: Session, lease: Lease) -> None:
 def release_orphaned_leases(db: Database, host: str) -> int:
     """Free leases held by dead worker processes of this host; returns how many.
 
-    A worker's name is ``kind@host:pid:suffix`` (``runner.worker_name``). When a process
+    A worker's name is ``kind@host:pid:suffix`` (:func:`worker_name`). When a process
     restarts after a crash, leases of its dead predecessors on the same host need not wait for
     their expiry: a pid that no longer runs cannot be working. A pid that runs again (reused)
     is left alone — its lease then simply expires.
