@@ -399,7 +399,7 @@ def verify(
     3 INDETERMINATE."""
     import json
 
-    from sigarchive.signatures.verify import load_trust_roots, read_signature, verify_file
+    from sigarchive.signatures import load_trust_roots, read_signature, verify_file
     from sigarchive.verify_render import print_report
 
     def action() -> tuple[ExitCode, str | None]:

@@ -31,8 +31,8 @@ from sigarchive.metadata.repository import FileInfo, MetadataRepository, build_r
 from sigarchive.plugins.config import LOCAL, load_plugin_config
 from sigarchive.plugins.loader import PluginRegistry, build_registry, split_location
 from sigarchive.plugins.protocols import Document
-from sigarchive.signatures.digests import MultiDigester
-from sigarchive.signatures.timestamps import HttpTimeStamper
+from sigarchive.signatures import MultiDigester
+from sigarchive.signatures.timestamps.http_client import HttpTimeStamper
 from sigarchive.workers.runner import WorkerLoop, worker_name
 
 if TYPE_CHECKING:

@@ -33,14 +33,16 @@ from sigarchive.errors import (
 from sigarchive.metadata.hooks import container_stored
 from sigarchive.plugins.loader import PluginRegistry, StorageHandle
 from sigarchive.plugins.protocols import ContainerInfo, Document, SignatureInfo
-from sigarchive.signatures.cms import (
+from sigarchive.signatures import (
     ParsedSignature,
     VerifiedSignature,
+    digest_bytes,
+    digest_file,
+    missing,
     parse_signature,
+    signature_level,
     verify_against_document,
 )
-from sigarchive.signatures.digests import digest_bytes, digest_file, missing
-from sigarchive.signatures.levels import signature_level
 
 log = logging.getLogger("sigarchive.ingest")
 
@@ -255,8 +257,8 @@ def store_container(
                         document_digest=verified.document_digest,
                         is_attached=verified.parsed.is_attached,
                         level=signature_level(
-                            verified.parsed.signed_data["signer_infos"][0],
                             verified.parsed.signed_data,
+                            verified.parsed.signed_data["signer_infos"][0],
                         ),
                         signer_subject=signer.signer_subject,
                         signing_time=signer.signing_time,

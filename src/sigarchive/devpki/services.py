@@ -47,8 +47,12 @@ from sigarchive.devpki.pki import (
     stored_endpoint,
 )
 from sigarchive.errors import ServiceUnavailable
-from sigarchive.signatures.digests import SUPPORTED_DIGESTS
-from sigarchive.signatures.timestamps import TIMESTAMP_QUERY, TIMESTAMP_REPLY, TimeStampResp
+from sigarchive.signatures import SUPPORTED_DIGESTS
+from sigarchive.signatures.timestamps.protocol import (
+    TIMESTAMP_QUERY,
+    TIMESTAMP_REPLY,
+    TimeStampResp,
+)
 
 log = logging.getLogger("sigarchive.devpki")
 

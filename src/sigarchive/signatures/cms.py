@@ -13,7 +13,7 @@ import base64
 import binascii
 import hmac
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
@@ -30,10 +30,11 @@ from sigarchive.signatures.algorithms import (
     signature_scheme,
     verify_signature,
 )
+from sigarchive.signatures.asn1.ber import to_der
 from sigarchive.signatures.digests import SUPPORTED_DIGESTS, digest_bytes
 
 #: What asn1crypto raises on malformed input (it parses lazily, so also on first access).
-_ASN1_ERRORS = (ValueError, TypeError, OverflowError, KeyError)
+ASN1_ERRORS = (ValueError, TypeError, OverflowError, KeyError)
 
 # Failure codes a SignerCheck can carry (verify_against_document raises them unchanged).
 DIGEST_MISMATCH = "DocumentDigestMismatch"
@@ -127,7 +128,7 @@ def parse_signature(raw: bytes) -> ParsedSignature:
     try:
         info = _ContentInfo.load(raw, strict=True)  # strict: trailing bytes are an error
         content_type = info["content_type"].native
-    except _ASN1_ERRORS as exc:
+    except ASN1_ERRORS as exc:
         _refuse_text(raw)
         raise SignatureRejected(
             f"The signature is not a DER/BER-encoded CMS structure ({_first_line(exc)}).",
@@ -144,7 +145,7 @@ def parse_signature(raw: bytes) -> ParsedSignature:
         content = None if isinstance(e_content, core.Void) else bytes(e_content)
         signer_infos = list(signed_data["signer_infos"])
         required = frozenset(_required_digests(si, i) for i, si in enumerate(signer_infos))
-    except _ASN1_ERRORS as exc:
+    except ASN1_ERRORS as exc:
         raise SignatureRejected(
             f"The CMS SignedData is malformed ({_first_line(exc)}).", code="NotCms"
         ) from exc
@@ -192,7 +193,7 @@ def _refuse_text(raw: bytes) -> None:
     if raw.lstrip()[:11] == b"-----BEGIN ":
         try:
             kind, _, der = pem.unarmor(raw.strip())
-        except _ASN1_ERRORS:
+        except ASN1_ERRORS:
             return
         if _is_content_info(der):
             raise SignatureRejected(
@@ -218,7 +219,7 @@ def _refuse_text(raw: bytes) -> None:
 def _is_content_info(der: bytes) -> bool:
     try:
         return bool(cms.ContentInfo.load(der, strict=True)["content_type"].native)
-    except _ASN1_ERRORS:
+    except ASN1_ERRORS:
         return False
 
 
@@ -260,7 +261,7 @@ def check_signer_info(
     check = _SignerChecker(signer_info, certificates, content_digest, index)
     try:
         return check.run(content_type, content)
-    except _ASN1_ERRORS as exc:
+    except ASN1_ERRORS as exc:
         return check.result(False, False, MALFORMED, f"the SignerInfo is malformed ({exc})")
 
 
@@ -300,7 +301,7 @@ class _SignerChecker:
         if self.certificate is not None:
             try:
                 subject = self.certificate.subject.human_friendly
-            except _ASN1_ERRORS:
+            except ASN1_ERRORS:
                 subject = None
         return SignerCheck(
             index=self.index,
@@ -424,31 +425,36 @@ class _SignerChecker:
         )
 
 
-def find_signer_certificate(
-    sid: cms.SignerIdentifier, certificates: Sequence[x509.Certificate]
-) -> x509.Certificate | None:
-    """The certificate a SignerIdentifier names (RFC 5652 §5.3), or None.
+def sid_matches(sid: cms.SignerIdentifier, certificate: x509.Certificate) -> bool:
+    """Does the SignerIdentifier name ``certificate`` (RFC 5652 §5.3)? Never raises.
 
+    The one signer-certificate matcher of the archive (signers, counter-signers, TSAs).
     issuerAndSerialNumber matches issuer name and serial number; subjectKeyIdentifier matches
     the certificate's SKI extension or, when it has none, the SHA-1 of its public key
     (RFC 5280 §4.2.1.2 method 1).
     """
-    for certificate in certificates:
-        try:
-            if sid.name == "issuer_and_serial_number":
-                wanted = sid.chosen
-                if (
-                    certificate.serial_number == wanted["serial_number"].native
-                    and certificate.issuer == wanted["issuer"]
-                ):
-                    return certificate
-            else:
-                key_id = sid.chosen.native
-                if key_id and key_id in (certificate.key_identifier, certificate.public_key.sha1):
-                    return certificate
-        except _ASN1_ERRORS:
-            continue  # a malformed certificate names nobody
-    return None
+    try:
+        if sid.name == "issuer_and_serial_number":
+            wanted = sid.chosen
+            return bool(
+                certificate.serial_number == wanted["serial_number"].native
+                and certificate.issuer == wanted["issuer"]
+            )
+        key_id = sid.chosen.native
+        if not key_id:
+            return False
+        if certificate.key_identifier is not None:
+            return bool(key_id == certificate.key_identifier)
+        return bool(key_id == certificate.public_key.sha1)
+    except ASN1_ERRORS:
+        return False  # a malformed certificate names nobody
+
+
+def find_signer_certificate(
+    sid: cms.SignerIdentifier, certificates: Iterable[x509.Certificate]
+) -> x509.Certificate | None:
+    """The first of ``certificates`` the SignerIdentifier names (:func:`sid_matches`), or None."""
+    return next((c for c in certificates if sid_matches(sid, c)), None)
 
 
 def _describe_sid(sid: cms.SignerIdentifier) -> str:
@@ -461,7 +467,7 @@ def _describe_sid(sid: cms.SignerIdentifier) -> str:
             )
         key_id = sid.chosen.native
         return f"subject key identifier {key_id.hex()}" if key_id else "an empty key identifier"
-    except _ASN1_ERRORS:
+    except ASN1_ERRORS:
         return "malformed signer identifier"
 
 
@@ -520,7 +526,7 @@ def _signing_time(attrs: dict[str, list[cms.CMSAttribute]]) -> datetime | None:
     """
     try:
         value = attrs["signing_time"][0]["values"][0].native
-    except (*_ASN1_ERRORS, IndexError):
+    except (*ASN1_ERRORS, IndexError):
         return None
     return value if isinstance(value, datetime) else None
 
@@ -539,39 +545,12 @@ def _signed_attrs_variants(signed_attrs: cms.CMSAttributes) -> Iterator[tuple[by
     """
     stored = parser.emit(0, 1, 17, signed_attrs.contents)  # universal, constructed, SET
     try:
-        der = _to_der(stored)
+        der = to_der(stored)
     except (ValueError, RecursionError):
         der = stored  # cannot re-encode: only the stored form can be checked
     yield stored, "der" if der == stored else "as-stored"
     if der != stored:
         yield der, "der-sorted"
-
-
-# Universal string types whose constructed (BER) form DER turns primitive (X.690 §10.2).
-_STRING_TAGS = frozenset({4, 12, 18, 19, 20, 21, 22, 25, 26, 27, 28, 30})
-
-
-def _to_der(encoded: bytes) -> bytes:
-    """Schema-less DER re-encoding of one BER value, the way BouncyCastle's DER output does it.
-
-    Definite lengths (X.690 §10.1), constructed strings made primitive (§10.2), SET members
-    sorted by their encodings (§11.6). Values are not interpreted, so an explicitly encoded
-    DEFAULT stays as it is (as in BouncyCastle, unlike asn1crypto's typed re-encoding).
-    """
-    class_, method, tag, _, contents, _ = parser.parse(encoded, strict=True)
-    if method == 0:
-        return bytes(parser.emit(class_, 0, tag, contents))
-    children = []
-    while contents:
-        size = parser.peek(contents)
-        children.append(_to_der(contents[:size]))
-        contents = contents[size:]
-    if class_ == 0 and tag in _STRING_TAGS:
-        segments = (parser.parse(child)[4] for child in children)
-        return bytes(parser.emit(0, 0, tag, b"".join(segments)))
-    if class_ == 0 and tag == 17:
-        children.sort()
-    return bytes(parser.emit(class_, 1, tag, b"".join(children)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -636,7 +615,7 @@ def _verify_counter_signatures(
             for cs in attribute["values"]
         ]
         countersigned = signer_info["signature"].native
-    except _ASN1_ERRORS as exc:
+    except ASN1_ERRORS as exc:
         raise SignatureRejected(
             f"The counter-signature of {path} is malformed ({_first_line(exc)}).",
             code=COUNTER_SIGNATURE_FAILED,

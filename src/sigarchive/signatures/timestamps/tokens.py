@@ -15,29 +15,24 @@ from datetime import datetime
 from asn1crypto import cms, tsp, x509
 
 from sigarchive.errors import ArchiveError, SignatureRejected
-from sigarchive.signatures.attributes import (
+from sigarchive.signatures.asn1.ber import CONTEXT, octet_string_value, read_tlv, split_tlvs
+from sigarchive.signatures.asn1.oids import (
+    ID_CT_TST_INFO,
+    ID_SIGNED_DATA,
     SIGNING_CERTIFICATE,
     SIGNING_CERTIFICATE_V2,
-    RawAttribute,
-    octet_string_value,
-    raw_attributes,
-    read_tlv,
-    split_tlvs,
 )
+from sigarchive.signatures.asn1.parts import RawAttribute, raw_attributes
+from sigarchive.signatures.cms import check_signer_info, sid_matches
 from sigarchive.signatures.digests import digest_bytes
 
 __all__ = [
-    "ID_CT_TST_INFO",
     "EssCertRef",
     "TimestampToken",
     "TokenCheck",
     "parse_timestamp_token",
     "verify_token",
 ]
-
-#: id-ct-TSTInfo, RFC 3161 §2.4.2.
-ID_CT_TST_INFO = "1.2.840.113549.1.9.16.1.4"
-_ID_SIGNED_DATA = "1.2.840.113549.1.7.2"
 
 
 @dataclass(frozen=True)
@@ -96,14 +91,14 @@ class TimestampToken:
     def unsigned_attributes(self) -> tuple[RawAttribute, ...]:
         """The unsigned attributes of the TSA's SignerInfo, as stored (e.g. an ats-hash-index)."""
         for part in split_tlvs(self.signer_info.contents):
-            if part.tag_class == 2 and part.tag == 1:
+            if part.is_a(CONTEXT, 1):
                 return raw_attributes(part.content)
         return ()
 
     def certificate_encodings(self) -> tuple[bytes, ...]:
         """Every CertificateChoices of the token's SignedData, as stored."""
         for part in split_tlvs(self.signed_data.contents):
-            if part.tag_class == 2 and part.tag == 0:
+            if part.is_a(CONTEXT, 0):
                 return tuple(child.encoded for child in part.children())
         return ()
 
@@ -115,9 +110,7 @@ def _invalid(reason: str) -> SignatureRejected:
 
 
 def _ess_refs(signer_info_contents: bytes) -> tuple[EssCertRef, ...]:
-    signed = next(
-        (p for p in split_tlvs(signer_info_contents) if p.tag_class == 2 and p.tag == 0), None
-    )
+    signed = next((p for p in split_tlvs(signer_info_contents) if p.is_a(CONTEXT, 0)), None)
     if signed is None:
         return ()
     refs: list[EssCertRef] = []
@@ -153,25 +146,13 @@ def _ess_refs(signer_info_contents: bytes) -> tuple[EssCertRef, ...]:
     return tuple(refs)
 
 
-def _sid_matches(sid: cms.SignerIdentifier, certificate: x509.Certificate) -> bool:
-    try:
-        if sid.name == "issuer_and_serial_number":
-            return bool(
-                sid.chosen["serial_number"].native == certificate.serial_number
-                and sid.chosen["issuer"] == certificate.issuer
-            )
-        return bool(sid.chosen.native == certificate.key_identifier)
-    except (ValueError, TypeError, KeyError):
-        return False
-
-
 def _find_signer_certificate(
     sid: cms.SignerIdentifier,
     refs: Sequence[EssCertRef],
     certificates: Sequence[x509.Certificate],
 ) -> x509.Certificate | None:
     """The first ESSCertID names the signing certificate (RFC 2634 §5.4, RFC 5035 §3)."""
-    by_sid = [c for c in certificates if _sid_matches(sid, c)]
+    by_sid = [c for c in certificates if sid_matches(sid, c)]
     if refs:
         by_ref = [c for c in certificates if refs[0].matches(c)]
         both = [c for c in by_ref if c in by_sid]
@@ -185,13 +166,13 @@ def _find_signer_certificate(
 def parse_timestamp_token(data: bytes) -> TimestampToken:
     """Parse a TimeStampToken (RFC 3161 §2.4.2); raise ``InvalidTimestampToken`` if it is none."""
     try:
-        outer, end = read_tlv(data)
-        if end != len(data):
+        outer = read_tlv(data)
+        if outer.end != len(data):
             raise _invalid("trailing bytes after the token")
         if outer.tag_class != 0 or outer.tag != 16:
             raise _invalid("not a ContentInfo SEQUENCE")
         content_info = cms.ContentInfo.load(data)
-        if content_info["content_type"].dotted != _ID_SIGNED_DATA:
+        if content_info["content_type"].dotted != ID_SIGNED_DATA:
             raise _invalid("ContentInfo does not hold a SignedData")
         signed_data = content_info["content"]
         encap = signed_data["encap_content_info"]
@@ -296,9 +277,6 @@ def verify_token(
     leave the imprint unchecked. ``extra_certificates`` are searched for the TSA certificate
     when the token does not carry it (e.g. SignedData.certificates of the enclosing signature).
     """
-    # Imported here: the CMS signer check lives with the signature verifier and imports us.
-    from sigarchive.signatures.cms import check_signer_info
-
     warnings: list[str] = []
     imprint_ok: bool | None = None
     imprint_reason: str | None = None
