@@ -22,9 +22,10 @@ from sigarchive.signatures.asn1.oids import (
     SIGNING_CERTIFICATE,
     SIGNING_CERTIFICATE_V2,
 )
-from sigarchive.signatures.asn1.parts import RawAttribute, raw_attributes
+from sigarchive.signatures.asn1.parts import RawAttribute, signer_info_parts
 from sigarchive.signatures.cms import check_signer_info, sid_matches
 from sigarchive.signatures.digests import digest_bytes
+from sigarchive.signatures.indications import SubIndication
 
 __all__ = [
     "EssCertRef",
@@ -90,10 +91,7 @@ class TimestampToken:
     @property
     def unsigned_attributes(self) -> tuple[RawAttribute, ...]:
         """The unsigned attributes of the TSA's SignerInfo, as stored (e.g. an ats-hash-index)."""
-        for part in split_tlvs(self.signer_info.contents):
-            if part.is_a(CONTEXT, 1):
-                return raw_attributes(part.content)
-        return ()
+        return signer_info_parts(self.signer_info).unsigned_attributes
 
     def certificate_encodings(self) -> tuple[bytes, ...]:
         """Every CertificateChoices of the token's SignedData, as stored."""
@@ -109,18 +107,16 @@ def _invalid(reason: str) -> SignatureRejected:
     )
 
 
-def _ess_refs(signer_info_contents: bytes) -> tuple[EssCertRef, ...]:
-    signed = next((p for p in split_tlvs(signer_info_contents) if p.is_a(CONTEXT, 0)), None)
-    if signed is None:
-        return ()
+def _ess_refs(signer_info: cms.SignerInfo) -> tuple[EssCertRef, ...]:
+    # The signedAttrs [0] after digestAlgorithm: a subjectKeyIdentifier SID is a [0] too.
+    try:
+        signed = signer_info_parts(signer_info).signed_attributes
+    except SignatureRejected as exc:  # reported as InvalidTimestampToken by the caller
+        raise ValueError(exc.description) from exc
     refs: list[EssCertRef] = []
     # signing-certificate-v2 first (RFC 5816 §2.2.1 lets a TSA use it instead of v1).
     attributes = sorted(
-        (
-            a
-            for a in raw_attributes(signed.content)
-            if a.oid in (SIGNING_CERTIFICATE_V2, SIGNING_CERTIFICATE)
-        ),
+        (a for a in signed if a.oid in (SIGNING_CERTIFICATE_V2, SIGNING_CERTIFICATE)),
         key=lambda a: a.oid != SIGNING_CERTIFICATE_V2,
     )
     for attribute in attributes:
@@ -193,7 +189,7 @@ def parse_timestamp_token(data: bytes) -> TimestampToken:
             for choice in (signed_data["certificates"] or [])
             if choice.name == "certificate"
         )
-        refs = _ess_refs(signer_info.contents)
+        refs = _ess_refs(signer_info)
         nonce = tst_info["nonce"].native
         return TimestampToken(
             raw=data,
@@ -320,24 +316,33 @@ def verify_token(
     code: str | None = None
     reason: str | None = None
     if imprint_ok is False:
-        code, reason = "HASH_FAILURE", "the messageImprint does not match the time-stamped data"
+        code, reason = (
+            SubIndication.HASH_FAILURE,
+            "the messageImprint does not match the time-stamped data",
+        )
     elif not check.message_digest_ok:
-        code, reason = "HASH_FAILURE", "the token's message-digest does not match its TSTInfo"
+        code, reason = (
+            SubIndication.HASH_FAILURE,
+            "the token's message-digest does not match its TSTInfo",
+        )
     elif signer is None:
-        code, reason = "NO_SIGNING_CERTIFICATE_FOUND", "the TSA certificate was not found"
+        code, reason = (
+            SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
+            "the TSA certificate was not found",
+        )
     elif ess_target_missing:
-        code = "NO_SIGNING_CERTIFICATE_FOUND"
+        code = SubIndication.NO_SIGNING_CERTIFICATE_FOUND
         reason = "the ESS signing-certificate reference names a certificate that is not available"
     elif not check.signature_ok:
-        code = "SIG_CRYPTO_FAILURE"
+        code = SubIndication.SIG_CRYPTO_FAILURE
         reason = check.failure_reason or "the TSA's signature does not verify"
     elif not ess_ok:
-        code, reason = "NO_SIGNING_CERTIFICATE_FOUND", ess_reason
+        code, reason = SubIndication.NO_SIGNING_CERTIFICATE_FOUND, ess_reason
     elif not eku_ok:
-        code = "CHAIN_CONSTRAINTS_FAILURE"
+        code = SubIndication.CHAIN_CONSTRAINTS_FAILURE
         reason = "the TSA certificate lacks extendedKeyUsage timeStamping (RFC 3161 §2.3)"
     elif imprint_reason is not None:
-        code, reason = "SIGNED_DATA_NOT_FOUND", imprint_reason
+        code, reason = SubIndication.SIGNED_DATA_NOT_FOUND, imprint_reason
     return TokenCheck(
         imprint_ok=imprint_ok,
         message_digest_ok=check.message_digest_ok,

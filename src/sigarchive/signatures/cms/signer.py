@@ -1,27 +1,15 @@
-"""The CMS signature core: parse uploaded signatures and verify them cryptographically.
-
-RFC 5652 (CMS) SignedData, detached or attached, DER or BER. This module checks signature values
-and message digests only; certificate paths, trust, validity periods and revocation belong to
-another layer (an expired certificate is no reason to refuse here). It knows nothing of HTTP or
-SQL and never re-encodes what it parsed except for the one documented fallback of interop
-decision 1 (:func:`_signed_attrs_variants`).
-"""
+"""Checking one SignerInfo (RFC 5652 §5.4, §5.6), and the one signer-certificate matcher."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hmac
-import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
 
-from asn1crypto import cms, core, parser, pem, tsp, x509
+from asn1crypto import cms, core, parser, tsp, x509
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
-from sigarchive.errors import SignatureRejected
 from sigarchive.signatures.algorithms import (
     AlgorithmNotSupported,
     SignatureScheme,
@@ -31,59 +19,17 @@ from sigarchive.signatures.algorithms import (
     verify_signature,
 )
 from sigarchive.signatures.asn1.ber import to_der
-from sigarchive.signatures.digests import SUPPORTED_DIGESTS, digest_bytes
-
-#: What asn1crypto raises on malformed input (it parses lazily, so also on first access).
-ASN1_ERRORS = (ValueError, TypeError, OverflowError, KeyError)
-
-# Failure codes a SignerCheck can carry (verify_against_document raises them unchanged).
-DIGEST_MISMATCH = "DocumentDigestMismatch"
-SIGNATURE_FAILED = "SignatureVerificationFailed"
-CERT_NOT_FOUND = "SignerCertificateNotFound"
-UNSUPPORTED_ALGORITHM = "UnsupportedAlgorithm"
-UNSUPPORTED_SIGNATURE = "UnsupportedSignature"
-INVALID_SIGNED_ATTRS = "InvalidSignedAttributes"
-MALFORMED = "MalformedSignature"
-COUNTER_SIGNATURE_FAILED = "CounterSignatureVerificationFailed"
-
-#: Failures that prove a signature wrong, as opposed to "cannot be checked here".
-_BROKEN = frozenset({DIGEST_MISMATCH, SIGNATURE_FAILED, INVALID_SIGNED_ATTRS, MALFORMED})
-
-
-class _RawEncapsulatedContentInfo(cms.EncapsulatedContentInfo):  # type: ignore[misc]
-    """eContent kept as its OCTET STRING octets whatever eContentType says (RFC 5652 §5.2).
-
-    asn1crypto would parse an eContent of type id-signedData as a SignedData and fail on a
-    conformant OCTET STRING (``cades-bes-signeddata-enveloping.p7m``).
-    """
-
-    _oid_specs: ClassVar[dict[str, type]] = {}
-
-
-class _SignedData(cms.SignedData):  # type: ignore[misc]
-    """SignedData whose encapContentInfo is always CMS-shaped (see above)."""
-
-    def _encap_content_info_spec(self) -> type:
-        return _RawEncapsulatedContentInfo
-
-    _spec_callbacks: ClassVar[dict[str, Callable[[Any], type]]] = {
-        "encap_content_info": _encap_content_info_spec
-    }
-
-
-class _ContentInfo(cms.ContentInfo):  # type: ignore[misc]
-    _oid_specs: ClassVar[dict[str, type]] = {"signed_data": _SignedData}
-
-
-@dataclass(frozen=True)
-class ParsedSignature:
-    """An uploaded CMS SignedData, parsed but not yet verified."""
-
-    raw: bytes  # exactly the uploaded bytes
-    signed_data: cms.SignedData
-    is_attached: bool  # eContent present
-    encapsulated_content: bytes | None  # eContent octets (constructed: segments concatenated)
-    required_digest_algorithms: frozenset[str]  # the document must be hashed with each of these
+from sigarchive.signatures.cms.codes import (
+    ASN1_ERRORS,
+    CERT_NOT_FOUND,
+    DIGEST_MISMATCH,
+    INVALID_SIGNED_ATTRS,
+    MALFORMED,
+    SIGNATURE_FAILED,
+    UNSUPPORTED_ALGORITHM,
+    UNSUPPORTED_SIGNATURE,
+)
+from sigarchive.signatures.digests import SUPPORTED_DIGESTS
 
 
 @dataclass(frozen=True)
@@ -101,142 +47,6 @@ class SignerCheck:
     signature_ok: bool
     failure_code: str | None  # None when both ok
     failure_reason: str | None
-
-
-@dataclass(frozen=True)
-class VerifiedSignature:
-    """A signature whose every signer (and counter-signer) verified against the document."""
-
-    parsed: ParsedSignature
-    signers: tuple[SignerCheck, ...]  # top-level signers only
-    digest_algorithm: str  # first signer's digestAlgorithm
-    document_digest: bytes  # the document digest with that algorithm
-
-
-# ---------------------------------------------------------------------------------------------
-# Parsing
-
-
-def parse_signature(raw: bytes) -> ParsedSignature:
-    """Parse a DER or BER CMS ContentInfo holding a SignedData (RFC 5652 §3, §5.1).
-
-    Raises :class:`SignatureRejected` with code ``SignatureIsBase64``, ``NotCms``, ``NoSigners``
-    or ``UnsupportedAlgorithm`` (a digest algorithm the document cannot be hashed with).
-    """
-    if not raw:
-        raise SignatureRejected("The signature file is empty.", code="NotCms")
-    try:
-        info = _ContentInfo.load(raw, strict=True)  # strict: trailing bytes are an error
-        content_type = info["content_type"].native
-    except ASN1_ERRORS as exc:
-        _refuse_text(raw)
-        raise SignatureRejected(
-            f"The signature is not a DER/BER-encoded CMS structure ({_first_line(exc)}).",
-            code="NotCms",
-        ) from exc
-    if content_type != "signed_data":
-        raise SignatureRejected(
-            f"The file is a CMS {content_type} structure, not a SignedData signature.",
-            code="NotCms",
-        )
-    try:
-        signed_data: cms.SignedData = info["content"]
-        e_content = signed_data["encap_content_info"]["content"]
-        content = None if isinstance(e_content, core.Void) else bytes(e_content)
-        signer_infos = list(signed_data["signer_infos"])
-        required = frozenset(_required_digests(si, i) for i, si in enumerate(signer_infos))
-    except ASN1_ERRORS as exc:
-        raise SignatureRejected(
-            f"The CMS SignedData is malformed ({_first_line(exc)}).", code="NotCms"
-        ) from exc
-    if not signer_infos:
-        raise SignatureRejected(
-            "The CMS SignedData contains no signer (no SignerInfo): there is nothing to verify.",
-            code="NoSigners",
-        )
-    return ParsedSignature(
-        raw=raw,
-        signed_data=signed_data,
-        is_attached=content is not None,
-        encapsulated_content=content,
-        required_digest_algorithms=frozenset().union(*required),
-    )
-
-
-def _required_digests(signer_info: cms.SignerInfo, index: int) -> frozenset[str]:
-    """Digests of the document that checking this signer needs (and a parse of its fields)."""
-    signer_info["sid"].chosen  # noqa: B018 - parse now so that malformed input is NotCms
-    signer_info["signature"].native  # noqa: B018
-    digest = signer_info["digest_algorithm"]["algorithm"].native
-    if digest not in SUPPORTED_DIGESTS:
-        raise SignatureRejected(
-            f"Signer {index + 1} uses the digest algorithm {digest}, which is not supported "
-            f"(supported: {', '.join(sorted(SUPPORTED_DIGESTS))}).",
-            code=UNSUPPORTED_ALGORITHM,
-        )
-    if _has_signed_attrs(signer_info):
-        return frozenset({digest})
-    # Without signed attributes the signature covers the content itself (RFC 5652 §5.4), so the
-    # document is also needed under the signature's own hash (interop decision 3).
-    try:
-        scheme = signature_scheme(signer_info["signature_algorithm"], digest)
-    except AlgorithmNotSupported:
-        return frozenset({digest})  # reported by verify_against_document
-    return frozenset({digest, scheme.hash_algorithm or digest})
-
-
-_BASE64_START = re.compile(rb"[A-Za-z0-9+/=\s]*\Z")
-
-
-def _refuse_text(raw: bytes) -> None:
-    """Raise ``SignatureIsBase64`` when ``raw`` is base64 or PEM text of a CMS structure."""
-    if raw.lstrip()[:11] == b"-----BEGIN ":
-        try:
-            kind, _, der = pem.unarmor(raw.strip())
-        except ASN1_ERRORS:
-            return
-        if _is_content_info(der):
-            raise SignatureRejected(
-                f"The signature is PEM text ('{kind}'), not binary CMS. This API does not accept "
-                "base64/PEM: upload the DER (binary) signature file.",
-                code="SignatureIsBase64",
-            )
-        return
-    if not _BASE64_START.match(raw[:64]):
-        return
-    try:
-        der = base64.b64decode(b"".join(raw.split()), validate=True)
-    except (binascii.Error, ValueError):
-        return
-    if _is_content_info(der):
-        raise SignatureRejected(
-            "The signature is base64 text, not binary CMS. This API does not accept base64: "
-            "decode it and upload the DER (binary) signature file.",
-            code="SignatureIsBase64",
-        )
-
-
-def _is_content_info(der: bytes) -> bool:
-    try:
-        return bool(cms.ContentInfo.load(der, strict=True)["content_type"].native)
-    except ASN1_ERRORS:
-        return False
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
-# ---------------------------------------------------------------------------------------------
-# Checking one SignerInfo
-
-
-def certificates_of(signed_data: cms.SignedData) -> list[x509.Certificate]:
-    """The X.509 certificates of SignedData.certificates (other certificate formats skipped)."""
-    certificates = signed_data["certificates"]
-    if isinstance(certificates, core.Void):
-        return []
-    return [c.chosen for c in certificates if c.name == "certificate"]
 
 
 def check_signer_info(
@@ -329,7 +139,7 @@ class _SignerChecker:
                 UNSUPPORTED_ALGORITHM,
                 f"the digest algorithm {self.digest_algorithm} is not supported",
             )
-        if not _has_signed_attrs(si):
+        if not has_signed_attrs(si):
             return self._run_without_signed_attrs(content)
 
         attrs = _attributes_by_type(si["signed_attrs"])
@@ -471,7 +281,7 @@ def _describe_sid(sid: cms.SignerIdentifier) -> str:
         return "malformed signer identifier"
 
 
-def _has_signed_attrs(signer_info: cms.SignerInfo) -> bool:
+def has_signed_attrs(signer_info: cms.SignerInfo) -> bool:
     return not isinstance(signer_info["signed_attrs"], core.Void)
 
 
@@ -551,91 +361,3 @@ def _signed_attrs_variants(signed_attrs: cms.CMSAttributes) -> Iterator[tuple[by
     yield stored, "der" if der == stored else "as-stored"
     if der != stored:
         yield der, "der-sorted"
-
-
-# ---------------------------------------------------------------------------------------------
-# Verifying a whole signature against a document
-
-
-def verify_against_document(
-    parsed: ParsedSignature, document_digests: Mapping[str, bytes]
-) -> VerifiedSignature:
-    """Verify every signer and counter-signer of ``parsed`` against the document.
-
-    ``document_digests`` maps each of ``parsed.required_digest_algorithms`` to the document's
-    digest (for an attached signature: of ``parsed.encapsulated_content``). Raises
-    :class:`SignatureRejected` with the failing signer's code (``DocumentDigestMismatch``,
-    ``SignatureVerificationFailed``, ``SignerCertificateNotFound``, ``UnsupportedAlgorithm`` ...)
-    or ``CounterSignatureVerificationFailed``.
-    """
-    missing = parsed.required_digest_algorithms - set(document_digests)
-    if missing:
-        raise ValueError(f"document digests missing for {sorted(missing)}")
-    signed_data = parsed.signed_data
-    certificates = certificates_of(signed_data)
-    content_type = signed_data["encap_content_info"]["content_type"].dotted
-    signer_infos = list(signed_data["signer_infos"])
-    checks = []
-    for index, signer_info in enumerate(signer_infos):
-        check = check_signer_info(
-            signer_info,
-            certificates,
-            document_digests.__getitem__,
-            index,
-            content_type=content_type,
-            content=parsed.encapsulated_content,
-        )
-        if check.failure_code is not None:
-            who = _who(check, f"Signer {index + 1} of {len(signer_infos)}")
-            raise SignatureRejected(f"{who}: {check.failure_reason}.", code=check.failure_code)
-        _verify_counter_signatures(signer_info, certificates, f"signer {index + 1}")
-        checks.append(check)
-    first = checks[0].digest_algorithm
-    return VerifiedSignature(parsed, tuple(checks), first, document_digests[first])
-
-
-def _verify_counter_signatures(
-    signer_info: cms.SignerInfo, certificates: Sequence[x509.Certificate], path: str
-) -> None:
-    """Check the counter-signatures of ``signer_info`` recursively (RFC 5652 §11.4).
-
-    Reject when one is proven wrong; a counter-signer whose certificate is absent or whose
-    algorithm is unsupported cannot be checked here and is left to the validation report.
-    Other unsigned attributes are not parsed at all (``Signature-C-DE_CRY-3.p7m`` wraps its
-    time-stamp token in a non-conformant OCTET STRING).
-    """
-    unsigned = signer_info["unsigned_attrs"]
-    if isinstance(unsigned, core.Void):
-        return
-    try:
-        counter_signers = [
-            cs
-            for attribute in unsigned
-            if attribute["type"].native == "counter_signature"
-            for cs in attribute["values"]
-        ]
-        countersigned = signer_info["signature"].native
-    except ASN1_ERRORS as exc:
-        raise SignatureRejected(
-            f"The counter-signature of {path} is malformed ({_first_line(exc)}).",
-            code=COUNTER_SIGNATURE_FAILED,
-        ) from exc
-    for number, counter_signer in enumerate(counter_signers, start=1):
-        where = f"counter-signature {number} of {path}"
-        check = check_signer_info(
-            counter_signer,
-            certificates,
-            lambda algorithm: digest_bytes(algorithm, countersigned),
-            number - 1,
-            content=countersigned,
-        )
-        if check.failure_code in _BROKEN:
-            who = _who(check, where[0].upper() + where[1:])
-            raise SignatureRejected(
-                f"{who}: {check.failure_reason}.", code=COUNTER_SIGNATURE_FAILED
-            )
-        _verify_counter_signatures(counter_signer, certificates, where)
-
-
-def _who(check: SignerCheck, label: str) -> str:
-    return f"{label} ({check.signer_subject})" if check.signer_subject else label
