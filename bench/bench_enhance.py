@@ -39,46 +39,35 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="sigarchive-bench-") as tmp:
         data_dir = Path(tmp) / "data"
         data_dir.mkdir()
-        server = ArchiveServer(
-            data_dir,
-            f"sqlite:///{data_dir / 'sigarchive.sqlite3'}",
-            extra_env={"SIGARCHIVE_WORKERS": str(args.workers), "SIGARCHIVE_POLL_INTERVAL": "0.05"},
-        )
+        server = ArchiveServer(data_dir, f"sqlite:///{data_dir / 'sigarchive.sqlite3'}",
+                               extra_env={"SIGARCHIVE_WORKERS": str(args.workers),
+                                          "SIGARCHIVE_POLL_INTERVAL": "0.05"})
         server.start()
         try:
             storage_id = server.create_storage("bench")
             token = server.create_user(storage_id)
             pki = ensure_dev_pki(data_dir / "devpki", port=1)  # already created by serve
             documents = [f"document {n}\n".encode() * 50 for n in range(args.containers)]
-            signatures = [
-                sign_with(d, pki.signer.cert_path, pki.signer.key_path) for d in documents
-            ]
-            with httpx.Client(
-                base_url=server.base_url, timeout=120, headers={"Authorization": f"Bearer {token}"}
-            ) as client:
+            signatures = [sign_with(d, pki.signer.cert_path, pki.signer.key_path)
+                          for d in documents]
+            with httpx.Client(base_url=server.base_url, timeout=120,
+                              headers={"Authorization": f"Bearer {token}"}) as client:
                 start = time.perf_counter()
                 ids = []
                 for document, signature in zip(documents, signatures, strict=True):
                     response = client.post(
                         "/api/document/content",
-                        data={
-                            "ContainerName": "bench",
-                            "StorageId": str(storage_id),
-                            "SaveType": "Permanent",
-                        },
-                        files=[
-                            ("Content", ("d.txt", document, "text/plain")),
-                            ("Signs", ("d.sig", signature, "application/sig")),
-                        ],
-                    )
+                        data={"ContainerName": "bench", "StorageId": str(storage_id),
+                              "SaveType": "Permanent"},
+                        files=[("Content", ("d.txt", document, "text/plain")),
+                               ("Signs", ("d.sig", signature, "application/sig"))])
                     response.raise_for_status()
                     ids.append(response.json()["data"])
                 uploaded = time.perf_counter() - start
                 pending = set(ids)
                 while pending:
-                    found = client.post(
-                        "/api/document/search", json={"filters": {"status": 4}, "pageSize": 1000}
-                    ).json()["data"]
+                    found = client.post("/api/document/search", json={
+                        "filters": {"status": 4}, "pageSize": 1000}).json()["data"]
                     pending -= {d["id"] for d in found["documents"]}
                     time.sleep(0.05)
                 elapsed = time.perf_counter() - start

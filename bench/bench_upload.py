@@ -39,10 +39,8 @@ def upload_small(client: httpx.Client, storage_id: int, document: bytes, signatu
     response = client.post(
         "/api/document/content",
         data={"ContainerName": "bench", "StorageId": str(storage_id), "SaveType": "Permanent"},
-        files=[
-            ("Content", ("doc.txt", document, "text/plain")),
-            ("Signs", ("doc.sig", signature, "application/sig")),
-        ],
+        files=[("Content", ("doc.txt", document, "text/plain")),
+               ("Signs", ("doc.sig", signature, "application/sig"))],
     )
     response.raise_for_status()
 
@@ -54,17 +52,15 @@ def make_large_file(path: Path, mib: int) -> None:
             stream.write(n.to_bytes(8, "big") + block[8:])
 
 
-def multipart_stream(
-    boundary: str, fields: dict[str, str], files: list[tuple[str, str, Path]]
-) -> Iterator[bytes]:
+def multipart_stream(boundary: str, fields: dict[str, str], files: list[tuple[str, str, Path]]
+                     ) -> Iterator[bytes]:
     for name, value in fields.items():
-        yield (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
-        ).encode()
+        yield (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n"
+               f"{value}\r\n").encode()
     for name, filename, path in files:
         yield (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
-            f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; "
+            f"filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
         ).encode()
         with path.open("rb") as stream:
             while chunk := stream.read(4 * 1024 * 1024):
@@ -84,11 +80,8 @@ def main() -> None:
         work = Path(tmp)
         data_dir = work / "data"
         # workers off: this measures ingest alone (bench_enhance.py measures enhancement)
-        server = ArchiveServer(
-            data_dir,
-            f"sqlite:///{data_dir / 'sigarchive.sqlite3'}",
-            extra_env={"SIGARCHIVE_WORKERS": "0"},
-        )
+        server = ArchiveServer(data_dir, f"sqlite:///{data_dir / 'sigarchive.sqlite3'}",
+                               extra_env={"SIGARCHIVE_WORKERS": "0"})
         data_dir.mkdir()
         server.start()
         assert server.process is not None
@@ -105,23 +98,18 @@ def main() -> None:
                 for _ in range(args.small):
                     upload_small(client, storage_id, document, signature)
                 sequential = args.small / (time.perf_counter() - start)
-
             def worker(count: int) -> None:
                 with httpx.Client(base_url=server.base_url, headers=headers, timeout=600) as c:
                     for _ in range(count):
                         upload_small(c, storage_id, document, signature)
-
             start = time.perf_counter()
             with concurrent.futures.ThreadPoolExecutor(args.clients) as pool:
                 list(pool.map(worker, [args.small // args.clients] * args.clients))
             concurrent_rate = (args.small // args.clients * args.clients) / (
-                time.perf_counter() - start
-            )
-            print(
-                f"small documents ({len(document)} B, 1 RSA-2048 signature): "
-                f"{sequential:.0f} containers/s sequential, "
-                f"{concurrent_rate:.0f} containers/s with {args.clients} clients"
-            )
+                time.perf_counter() - start)
+            print(f"small documents ({len(document)} B, 1 RSA-2048 signature): "
+                  f"{sequential:.0f} containers/s sequential, "
+                  f"{concurrent_rate:.0f} containers/s with {args.clients} clients")
 
             large = work / "large.bin"
             make_large_file(large, args.large_mib)
@@ -129,40 +117,28 @@ def main() -> None:
             large_sig.write_bytes(sign_file(large, key="rsa"))
             rss_before = peak_rss_mib(server.process.pid)
             boundary = "sigarchive-bench-boundary"
-            fields = {
-                "ContainerName": "large",
-                "StorageId": str(storage_id),
-                "SaveType": "Permanent",
-                "UseArchiveCa": "true",
-            }
+            fields = {"ContainerName": "large", "StorageId": str(storage_id),
+                      "SaveType": "Permanent", "UseArchiveCa": "true"}
             with httpx.Client(base_url=server.base_url, headers=headers, timeout=3600) as client:
                 start = time.perf_counter()
                 response = client.post(
                     "/api/document/content",
-                    content=multipart_stream(
-                        boundary,
-                        fields,
-                        [("Signs", "large.sig", large_sig), ("Content", "large.bin", large)],
-                    ),
+                    content=multipart_stream(boundary, fields, [
+                        ("Signs", "large.sig", large_sig), ("Content", "large.bin", large)]),
                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
                 )
                 elapsed = time.perf_counter() - start
             response.raise_for_status()
             size_mb = large.stat().st_size / 1e6
-            print(
-                f"large document ({args.large_mib} MiB, detached signature, retained): "
-                f"{size_mb / elapsed:.0f} MB/s ({elapsed:.1f} s); server peak RSS "
-                f"{rss_before:.0f} MiB before, {peak_rss_mib(server.process.pid):.0f} MiB after"
-            )
+            print(f"large document ({args.large_mib} MiB, detached signature, retained): "
+                  f"{size_mb / elapsed:.0f} MB/s ({elapsed:.1f} s); server peak RSS "
+                  f"{rss_before:.0f} MiB before, {peak_rss_mib(server.process.pid):.0f} MiB after")
             start = time.perf_counter()
-            subprocess.run(
-                ["openssl", "dgst", "-sha256", str(large)], capture_output=True, check=True
-            )
-            print(
-                f"for comparison, openssl dgst -sha256 on the same file: "
-                f"{size_mb / (time.perf_counter() - start):.0f} MB/s "
-                f"(cores: {os.cpu_count()})"
-            )
+            subprocess.run(["openssl", "dgst", "-sha256", str(large)], capture_output=True,
+                           check=True)
+            print(f"for comparison, openssl dgst -sha256 on the same file: "
+                  f"{size_mb / (time.perf_counter() - start):.0f} MB/s "
+                  f"(cores: {os.cpu_count()})")
         finally:
             server.stop()
 

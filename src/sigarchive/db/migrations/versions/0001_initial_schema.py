@@ -164,6 +164,7 @@ def upgrade() -> None:
         )
 
 
+
 def downgrade() -> None:
     with op.batch_alter_table("signatures", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_signatures_container_id"))
