@@ -66,6 +66,7 @@ from sigarchive.signatures.ats import (
     signature_timestamp_imprint_input,
 )
 from sigarchive.signatures.digests import digest_bytes, new_hash
+from sigarchive.signatures.inventory import read_inventory
 from sigarchive.signatures.timestamps import TimeStamper, TsaUnavailable
 from sigarchive.signatures.timestamps.tokens import parse_timestamp_token
 
@@ -395,16 +396,14 @@ def _add_to_newest_archive_token(
 ) -> bytes:
     """The ATSv2 case of :func:`add_validation_data`: extend the newest archive token."""
     newest: tuple[datetime, int, int, int] | None = None  # genTime, signer, attribute, value
-    for s, signer in enumerate(parsed.signers):
-        info = signer_info_parts(cms.SignerInfo.load(signer.encoded))
-        for attribute in info.unsigned_attributes:
-            if attribute.oid not in (ATS_V1, ATS_V2, ATS_V3):
+    for signer_inventory in read_inventory(signature).signers:
+        for stamp in signer_inventory.timestamps:
+            if stamp.token is None or stamp.depth or not stamp.kind.archival:
                 continue
-            for v, value in enumerate(attribute.values):
-                with contextlib.suppress(SignatureRejected):
-                    gen_time = parse_timestamp_token(value).gen_time
-                    if newest is None or gen_time >= newest[0]:
-                        newest = (gen_time, s, attribute.position, v)
+            gen_time = stamp.token.gen_time
+            if newest is None or gen_time >= newest[0]:
+                where = (signer_inventory.index, stamp.attribute_position, stamp.value_position)
+                newest = (gen_time, *where)
     if newest is None:  # no readable token: those time-stamps are broken anyway
         return _with_material(parsed, new)
     _, s, position, v = newest

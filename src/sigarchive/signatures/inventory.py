@@ -12,7 +12,7 @@ Sources (EN 319 122-1 §5.5.1, §6.3; RFC 5652 §5.1; RFC 5940 §4.1):
   OtherRevocationInfoFormat id-ri-ocsp-response or id-pkix-ocsp-basic);
 - the certificate-values and revocation-values unsigned attributes (EN 319 122-1 A.1.3, A.1.4);
 - the time-stamp tokens in the unsigned attributes, and what *they* carry (their SignedData and
-  their own unsigned attributes, one level of tokens deep, as DSS reads them).
+  their own unsigned attributes, including the tokens there: two levels deep, as DSS reads them).
 
 Content-time-stamps (a signed attribute) are listed with the time-stamps; what they carry is
 not collected (they are not validated by sigarchive).
