@@ -17,7 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sigarchive.devpki import DevPkiServer, DevTsa
-from sigarchive.signatures.timestamps import HttpTimeStamper, build_request, new_nonce
+from sigarchive.signatures.timestamps.http_client import HttpTimeStamper
+from sigarchive.signatures.timestamps.protocol import build_request, new_nonce
 
 
 def rate(seconds: float, action: Callable[[], object]) -> float:

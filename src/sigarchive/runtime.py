@@ -29,8 +29,8 @@ from sigarchive.plugins.config import LOCAL, load_plugin_config
 from sigarchive.plugins.loader import PluginRegistry, build_registry, split_location
 from sigarchive.plugins.protocols import Document
 from sigarchive.records.audit import Actor
-from sigarchive.signatures.digests import MultiDigester
-from sigarchive.signatures.timestamps import HttpTimeStamper
+from sigarchive.signatures import MultiDigester
+from sigarchive.signatures.timestamps.http_client import HttpTimeStamper
 from sigarchive.workers.jobs import ContainerJob, MaintenanceJob, PostEnhancementJob
 from sigarchive.workers.loop import Loop
 

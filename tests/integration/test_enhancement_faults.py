@@ -22,7 +22,8 @@ from sqlalchemy import select
 from sigarchive.db.models import AuditEvent, Container, Problem
 from sigarchive.devpki import BackgroundServer, create_app
 from sigarchive.devpki.pki import DevPki, ensure_dev_pki
-from sigarchive.signatures.levels import ARCHIVE_TIME_STAMP_V3, SIGNATURE_TIME_STAMP
+from sigarchive.signatures import ATS_V3 as ARCHIVE_TIME_STAMP_V3
+from sigarchive.signatures import SIGNATURE_TIME_STAMP
 from tests.conftest import BACKENDS, database_url_for
 from tests.integration.test_documents_api import DOCUMENT, ok, upload
 from tests.integration.test_enhancement import downloaded_signatures, wait_for_status

@@ -19,11 +19,11 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from sigarchive.devpki import DevTsa
 from sigarchive.devpki.pki import DevPki, build_crl, ensure_dev_pki
-from sigarchive.signatures import cades
-from sigarchive.signatures.archive_timestamp import signer_info_parts
-from sigarchive.signatures.attributes import ATS_V3
+from sigarchive.signatures import augment as cades
+from sigarchive.signatures.asn1.oids import ATS_V3
+from sigarchive.signatures.asn1.parts import signer_info_parts
 from sigarchive.signatures.digests import digest_bytes
-from sigarchive.signatures.tokens import parse_timestamp_token
+from sigarchive.signatures.timestamps.tokens import parse_timestamp_token
 from tests.support.corpus import require_corpus
 from tests.support.pki import throwaway_pki
 from tests.support.signing import make_signature
@@ -132,7 +132,7 @@ def dev_pki(tmp_path_factory: pytest.TempPathFactory) -> DevPki:
 
 @pytest.fixture(scope="module")
 def renewed_lta(dev_pki: DevPki, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A detached B-LTA made by sigarchive.signatures.cades, renewed once."""
+    """A detached B-LTA made by sigarchive.signatures.augment, renewed once."""
     tsa = DevTsa.from_pki(dev_pki)
     directory = tmp_path_factory.mktemp("lta")
     document = directory / "contract.txt"

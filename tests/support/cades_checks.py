@@ -9,11 +9,12 @@ from pathlib import Path
 
 from asn1crypto import cms
 
-from sigarchive.signatures.archive_timestamp import (
+from sigarchive.signatures.asn1.oids import ATS_V3 as ARCHIVE_TIME_STAMP_V3
+from sigarchive.signatures.asn1.oids import SIGNATURE_TIME_STAMP
+from sigarchive.signatures.ats import (
     ats_v3_message_imprint_input,
     signature_timestamp_imprint_input,
 )
-from sigarchive.signatures.levels import ARCHIVE_TIME_STAMP_V3, SIGNATURE_TIME_STAMP
 
 ATS_HASH_INDEX_V3 = "0.4.0.19122.1.5"
 

@@ -10,7 +10,32 @@ import pytest
 from asn1crypto import cms, core
 
 from sigarchive.errors import SignatureRejected
-from sigarchive.signatures.archive_timestamp import (
+from sigarchive.signatures.asn1.ber import (
+    der_tlv,
+    octet_string_value,
+    read_tlv,
+    split_tlvs,
+    to_der,
+)
+from sigarchive.signatures.asn1.oids import (
+    ATS_HASH_INDEX_OIDS,
+    ATS_HASH_INDEX_V3,
+    ATS_V3,
+    CERTIFICATE_VALUES,
+    COUNTER_SIGNATURE,
+    REVOCATION_VALUES,
+    SIGNATURE_POLICY_STORE,
+    SIGNATURE_TIME_STAMP,
+)
+from sigarchive.signatures.asn1.parts import (
+    RawAttribute,
+    encode_attribute,
+    raw_attributes,
+    signed_data_parts,
+    signer_info_parts,
+)
+from sigarchive.signatures.asn1.schema import RevocationValues, register_cades_attributes
+from sigarchive.signatures.ats import (
     AtsKind,
     ImprintEncoding,
     MalformedHashIndex,
@@ -20,32 +45,10 @@ from sigarchive.signatures.archive_timestamp import (
     parse_ats_hash_index,
     prepare_ats_v3,
     signature_timestamp_imprint_input,
-    signed_data_parts,
-    signer_info_parts,
     verify_archive_timestamps,
     verify_signature_timestamps,
 )
-from sigarchive.signatures.attributes import (
-    ATS_HASH_INDEX_OIDS,
-    ATS_HASH_INDEX_V3,
-    ATS_V3,
-    CERTIFICATE_VALUES,
-    COUNTER_SIGNATURE,
-    REVOCATION_VALUES,
-    SIGNATURE_POLICY_STORE,
-    SIGNATURE_TIME_STAMP,
-    RawAttribute,
-    RevocationValues,
-    der_tlv,
-    encode_attribute,
-    octet_string_value,
-    raw_attributes,
-    read_tlv,
-    register_cades_attributes,
-    split_tlvs,
-    to_der,
-)
-from sigarchive.signatures.tokens import parse_timestamp_token, verify_token
+from sigarchive.signatures.timestamps.tokens import parse_timestamp_token, verify_token
 from tests.support.corpus import require_corpus
 
 
@@ -158,7 +161,8 @@ def test_vector_2_cades_double_lta_first_ats_idx_v1_without_algorithm() -> None:
 def test_read_tlv_indefinite_and_nested() -> None:
     # SEQUENCE (indefinite) { OCTET STRING (constructed, indefinite) { "ab", "c" }, NULL }
     data = bytes.fromhex("3080 2480 04026162 040163 0000 0500 0000".replace(" ", ""))
-    tlv, end = read_tlv(data)
+    tlv = read_tlv(data)
+    end = tlv.end
     assert end == len(data) and tlv.indefinite and tlv.encoded == data
     octets, null = tlv.children()
     assert octets.constructed and octet_string_value(octets) == b"abc"
@@ -169,7 +173,8 @@ def test_read_tlv_indefinite_and_nested() -> None:
 def test_read_tlv_multibyte_tag_and_long_length() -> None:
     content = b"\x00" * 300
     data = b"\x9f\x81\x00\x82\x01\x2c" + content  # [128] primitive, 2-byte length
-    tlv, end = read_tlv(data)
+    tlv = read_tlv(data)
+    end = tlv.end
     assert (tlv.tag_class, tlv.tag, end, tlv.content) == (2, 128, len(data), content)
     assert to_der(data) == data
 
@@ -270,7 +275,7 @@ def test_parse_index_rejects_malformed(value: bytes) -> None:
 
 def without_archive_timestamps(path: tuple[str, ...]) -> tuple[cms.SignedData, cms.SignerInfo]:
     """The signature as it was before its first archive-time-stamp-v3 (DER files only)."""
-    content_info, _ = read_tlv(cades(*path).read_bytes())
+    content_info = read_tlv(cades(*path).read_bytes())
     signed_data = content_info.children()[1].children()[0]
     members = signed_data.children()
     signer = members[-1].children()[0].children()
@@ -330,7 +335,7 @@ def test_end_to_end_with_the_dev_tsa(tmp_path: Path) -> None:
     """A new ATSv3 built by the augmentation code verifies here, next to DSS's."""
     from sigarchive.devpki import DevTsa
     from sigarchive.devpki.pki import ensure_dev_pki
-    from sigarchive.signatures.cades import add_archive_timestamp_v3
+    from sigarchive.signatures.augment import add_archive_timestamp_v3
 
     tsa = DevTsa.from_pki(ensure_dev_pki(tmp_path, port=8089))
     raw = cades("dss-2011", "cades-lta-detached.pkcs7").read_bytes()
@@ -356,7 +361,7 @@ def test_end_to_end_with_the_dev_tsa(tmp_path: Path) -> None:
 
 def test_imprint_retry_with_der_sorted_signed_attributes() -> None:
     """An ATSv3 made by a DER-re-encoding tool over signedAttrs stored out of DER order."""
-    content_info, _ = read_tlv(cades("dss-2011", "cades-lta-detached.pkcs7").read_bytes())
+    content_info = read_tlv(cades("dss-2011", "cades-lta-detached.pkcs7").read_bytes())
     members = content_info.children()[1].children()[0].children()
     signer = members[-1].children()[0].children()
     signed_attrs = signer[3]

@@ -1,4 +1,4 @@
-"""CAdES augmentation B → T → LT → A by byte splicing (sigarchive.signatures.cades).
+"""CAdES augmentation B → T → LT → A by byte splicing (sigarchive.signatures.augment).
 
 Real signatures (``openssl cms -sign``, pyHanko for Ed25519), a real TSA and OCSP responder
 (the development PKI served over HTTP on loopback), and independent checks: ``openssl cms
@@ -22,27 +22,29 @@ from cryptography.hazmat.primitives import serialization
 from sigarchive.devpki import DevPkiServer, DevTsa
 from sigarchive.devpki.pki import DevPki
 from sigarchive.errors import InvalidInput, SignatureRejected
-from sigarchive.signatures import cades
-from sigarchive.signatures.archive_timestamp import (
-    ArchiveTimestampCheck,
-    ats_v3_message_imprint_input,
-    signed_data_parts,
-    signer_info_parts,
-    verify_archive_timestamps,
-    verify_signature_timestamps,
-)
-from sigarchive.signatures.attributes import (
+from sigarchive.signatures import augment as cades
+from sigarchive.signatures.asn1 import ber
+from sigarchive.signatures.asn1.oids import (
     ATS_HASH_INDEX_V3,
     ATS_V2,
     ATS_V3,
     COUNTER_SIGNATURE,
+    ID_RI_OCSP_RESPONSE,
     SIGNATURE_TIME_STAMP,
+)
+from sigarchive.signatures.asn1.parts import signed_data_parts, signer_info_parts
+from sigarchive.signatures.ats import (
+    ArchiveTimestampCheck,
+    ats_v3_message_imprint_input,
+    verify_archive_timestamps,
+    verify_signature_timestamps,
 )
 from sigarchive.signatures.cms import parse_signature, verify_against_document
 from sigarchive.signatures.digests import digest_bytes
-from sigarchive.signatures.levels import signature_level
-from sigarchive.signatures.timestamps import HttpTimeStamper, TsaUnavailable
-from sigarchive.signatures.tokens import parse_timestamp_token
+from sigarchive.signatures.inventory import signature_level
+from sigarchive.signatures.timestamps import TsaUnavailable
+from sigarchive.signatures.timestamps.http_client import HttpTimeStamper
+from sigarchive.signatures.timestamps.tokens import parse_timestamp_token
 from tests.support.corpus import require_corpus
 from tests.support.pki import throwaway_pki
 from tests.support.signing import make_signature
@@ -193,39 +195,39 @@ def verify_document(signature: bytes, document: bytes) -> None:
 
 def _levels(signature: bytes) -> set[str]:
     signed_data = cms.ContentInfo.load(signature)["content"]
-    return {signature_level(si, signed_data) for si in _signers(signature)[1]}
+    return {signature_level(signed_data, si) for si in _signers(signature)[1]}
 
 
 # --- the TLV splicing helper --------------------------------------------------------------------
 
 
 def test_rewrap_keeps_the_length_form_and_identifier() -> None:
-    definite = cades.read_element(bytes.fromhex("3003020101"))
-    assert cades.rewrap(definite, b"\x05\x00" * 100) == b"\x30\x81\xc8" + b"\x05\x00" * 100
-    indefinite = cades.read_element(bytes.fromhex("a0800201010000"))
+    definite = ber.read_tlv(bytes.fromhex("3003020101"))
+    assert ber.rewrap(definite, b"\x05\x00" * 100) == b"\x30\x81\xc8" + b"\x05\x00" * 100
+    indefinite = ber.read_tlv(bytes.fromhex("a0800201010000"))
     assert indefinite.indefinite and bytes(indefinite.content_view) == b"\x02\x01\x01"
-    assert cades.append_children(indefinite, [b"\x05\x00"]) == bytes.fromhex("a08002010105000000")
-    high_tag = cades.read_element(bytes.fromhex("bf812103020101"))  # [161] constructed
+    assert ber.append_children(indefinite, [b"\x05\x00"]) == bytes.fromhex("a08002010105000000")
+    high_tag = ber.read_tlv(bytes.fromhex("bf812103020101"))  # [161] constructed
     assert (high_tag.tag, high_tag.identifier) == (161, bytes.fromhex("bf8121"))
-    assert cades.append_children(high_tag, [b"\x05\x00"]) == bytes.fromhex("bf8121050201010500")
-    long_form = cades.read_element(b"\x04\x82\x00\x02ab")  # non-minimal length: made minimal
-    assert cades.rewrap(long_form, b"abc") == b"\x04\x03abc"
+    assert ber.append_children(high_tag, [b"\x05\x00"]) == bytes.fromhex("bf8121050201010500")
+    long_form = ber.read_tlv(b"\x04\x82\x00\x02ab")  # non-minimal length: made minimal
+    assert ber.rewrap(long_form, b"abc") == b"\x04\x03abc"
 
 
 def test_read_element_walks_nested_indefinite_lengths_by_offset() -> None:
     data = bytes.fromhex("3080a0800401ff00000201050000")
-    outer = cades.read_element(data)
+    outer = ber.read_tlv(data)
     assert (outer.content_start, outer.content_end, outer.end) == (2, 12, 14)
     inner, integer = outer.children()
     assert inner.indefinite and inner.encoded == bytes.fromhex("a0800401ff0000")
     assert integer.encoded == bytes.fromhex("020105") and not integer.indefinite
     assert [c.encoded for c in inner.children()] == [bytes.fromhex("0401ff")]
     # Splicing an inner element keeps the outer one's indefinite form.
-    spliced = cades.wrap(outer, [*cades.appended(inner, [b"\x05\x00"]), integer.view])
+    spliced = ber.wrap(outer, [*ber.appended(inner, [b"\x05\x00"]), integer.view])
     assert b"".join(spliced) == bytes.fromhex("3080a0800401ff050000000201050000")
     for bad in ("3080", "04800000", "3005020101", "30820001", "1f"):
         with pytest.raises(ValueError):
-            cades.read_element(bytes.fromhex(bad))
+            ber.read_tlv(bytes.fromhex(bad))
 
 
 def test_not_cms_is_rejected(tsa: HttpTimeStamper) -> None:
@@ -399,7 +401,7 @@ def test_basic_ocsp_response_is_wrapped_and_bad_ones_refused(tsa_material: Mater
     signature = make_signature(DOCUMENT)
     from_basic = cades.add_validation_data(signature, ocsp_responses=[basic_der])
     [other] = cms.ContentInfo.load(from_basic)["content"]["crls"]
-    assert other.chosen["other_rev_info_format"].dotted == cades.ID_RI_OCSP_RESPONSE
+    assert other.chosen["other_rev_info_format"].dotted == ID_RI_OCSP_RESPONSE
     assert ocsp.OCSPResponse.load(other.chosen["other_rev_info"].dump())["response_status"].native
     # The same response given in full form is already there.
     assert cades.add_validation_data(from_basic, ocsp_responses=[full]) is from_basic

@@ -20,10 +20,10 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from cryptography.x509.oid import NameOID
 
 from sigarchive.errors import SignatureRejected
+from sigarchive.signatures.asn1.ber import to_der as _to_der
 from sigarchive.signatures.cms import (
     ParsedSignature,
     VerifiedSignature,
-    _to_der,
     certificates_of,
     check_signer_info,
     parse_signature,

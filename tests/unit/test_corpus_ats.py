@@ -14,14 +14,7 @@ from dataclasses import dataclass
 import pytest
 from asn1crypto import cms
 
-from sigarchive.signatures.archive_timestamp import (
-    ArchiveTimestampCheck,
-    AtsKind,
-    signer_info_parts,
-    verify_archive_timestamps,
-    verify_signature_timestamps,
-)
-from sigarchive.signatures.attributes import (
+from sigarchive.signatures.asn1.oids import (
     ATS_V2,
     ATS_V3,
     CERTIFICATE_VALUES,
@@ -31,6 +24,13 @@ from sigarchive.signatures.attributes import (
     ESC_TIME_STAMP,
     REVOCATION_VALUES,
     SIGNATURE_TIME_STAMP,
+)
+from sigarchive.signatures.asn1.parts import signer_info_parts
+from sigarchive.signatures.ats import (
+    ArchiveTimestampCheck,
+    AtsKind,
+    verify_archive_timestamps,
+    verify_signature_timestamps,
 )
 from sigarchive.signatures.cms import parse_signature
 from tests.support.corpus import require_corpus

@@ -10,7 +10,7 @@ from sigarchive.archive.enhancement import EnhancementPolicy, Enhancer, newest_a
 from sigarchive.db.models import Container, Signature, utcnow
 from sigarchive.devpki import DevTsa
 from sigarchive.devpki.pki import ensure_dev_pki
-from sigarchive.signatures import cades
+from sigarchive.signatures import augment as cades
 from tests.support.signing import make_signature
 
 DOCUMENT = b"renewal policy"

@@ -15,14 +15,12 @@ from asn1crypto import cms, tsp
 from sigarchive.devpki import DevPkiServer, DevTsa
 from sigarchive.devpki.pki import DevPki
 from sigarchive.errors import InvalidInput, ServiceUnavailable
-from sigarchive.signatures.timestamps import (
+from sigarchive.signatures.timestamps import TimeStamper, TsaRejected, TsaUnavailable
+from sigarchive.signatures.timestamps.http_client import HttpTimeStamper
+from sigarchive.signatures.timestamps.protocol import (
     TIMESTAMP_QUERY,
-    HttpTimeStamper,
-    TimeStamper,
     TimeStampResp,
     TsaFailure,
-    TsaRejected,
-    TsaUnavailable,
     build_request,
     check_response,
     token_info,

@@ -22,14 +22,15 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
 from sigarchive.devpki import DevPkiServer, DevTsa
 from sigarchive.devpki.pki import DevPki
+from sigarchive.signatures.indications import Indication
 from sigarchive.signatures.validation import (
-    INDETERMINATE,
-    TOTAL_FAILED,
-    TOTAL_PASSED,
     SignatureReport,
     ValidationMaterial,
     validate_signature,
 )
+
+TOTAL_PASSED, TOTAL_FAILED = Indication.TOTAL_PASSED, Indication.TOTAL_FAILED
+INDETERMINATE = Indication.INDETERMINATE
 
 CORPUS = Path("/work/shared/corpus/dss/cades")
 DOCUMENT = b"sigarchive validation test document\n"
@@ -152,7 +153,7 @@ def issue(
 
 def time_stamped(signature: bytes, pki: DevPki) -> bytes:
     """B-T: a signature-time-stamp from the development TSA (in process, no HTTP)."""
-    cades = pytest.importorskip("sigarchive.signatures.cades")
+    cades = pytest.importorskip("sigarchive.signatures.augment")
     return bytes(cades.add_signature_timestamp(signature, DevTsa.from_pki(pki)))
 
 
@@ -335,7 +336,7 @@ def test_time_stamp_is_the_poe_that_keeps_an_expired_signer_valid(
 
 
 def test_material_makes_the_signature_verifiable_offline(served: DevPki) -> None:
-    cades = pytest.importorskip("sigarchive.signatures.cades")
+    cades = pytest.importorskip("sigarchive.signatures.augment")
     stamped = time_stamped(sign(served.signer.cert_path, served.signer.key_path), served)
 
     online, material = validate(stamped, served)

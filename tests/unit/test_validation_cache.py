@@ -8,8 +8,7 @@ from typing import Any
 
 from sigarchive.devpki import BackgroundServer, create_app
 from sigarchive.devpki.pki import ensure_dev_pki
-from sigarchive.signatures import fetching
-from sigarchive.signatures.validation import validate_signature
+from sigarchive.signatures.validation import fetching, validate_signature
 from tests.support.postgres import free_port
 from tests.support.signing import sign_with
 

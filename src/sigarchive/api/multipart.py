@@ -22,7 +22,7 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import parse_options_header
 
 from sigarchive.errors import ArchiveError, InvalidInput, PayloadTooLarge
-from sigarchive.signatures.digests import MultiDigester
+from sigarchive.signatures import MultiDigester
 
 DOCUMENT_FIELD = "Content"
 SIGNATURE_FIELD = "Signs"

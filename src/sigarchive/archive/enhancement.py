@@ -34,15 +34,15 @@ from sigarchive.errors import ArchiveError, ServiceUnavailable
 from sigarchive.metadata.hooks import container_enhanced, signatures_changed
 from sigarchive.records import problems
 from sigarchive.records.audit import Actor, record
-from sigarchive.signatures import cades
-from sigarchive.signatures.levels import (
-    ARCHIVE_TIME_STAMP_V2,
-    ARCHIVE_TIME_STAMP_V3,
-    signature_level,
+from sigarchive.signatures import (
+    SignatureReport,
+    TimeStamper,
+    TimestampToken,
+    ValidationMaterial,
+    read_inventory,
+    validate_signature,
 )
-from sigarchive.signatures.timestamps import TimeStamper
-from sigarchive.signatures.tokens import parse_timestamp_token
-from sigarchive.signatures.validation import SignatureReport, ValidationMaterial, validate_signature
+from sigarchive.signatures import augment as cades
 
 log = logging.getLogger("sigarchive.enhancement")
 
@@ -222,16 +222,23 @@ class Enhancer:
     def _save(
         self, lease: Lease, signature_id: int, data: bytes, reports: list[dict[str, Any]] | None
     ) -> None:
+        # One reading of the saved bytes gives every level stored: the signature's, and those of
+        # the reports, which were made before B-LT/B-LTA were added (EN 319 122-1 §6).
+        signers = read_inventory(data).signers
         with self.db.session() as session:
             hold(session, lease)
             signature = session.get(Signature, signature_id)
             assert signature is not None
             signature.enhanced = data
-            signature.level = signature_level(
-                cms.ContentInfo.load(data)["content"]["signer_infos"][0]
-            )
+            signature.level = signers[0].level
             if reports is not None:
-                signature.report = {"signers": reports}
+                levels = {s.index: s.level for s in signers}
+                signature.report = {
+                    "signers": [
+                        {**r, "level": levels.get(r.get("signer_index", -1), r.get("level"))}
+                        for r in reports
+                    ]
+                }
             signatures_changed(session, lease.container_id)
 
     def _report_problem(self, lease: Lease, kind: str, message: str) -> None:
@@ -367,20 +374,9 @@ class Enhancer:
         return digest_for
 
 
-def _archive_tokens(signature: bytes) -> list[Any]:
-    tokens = []
-    for signer_info in cms.ContentInfo.load(signature)["content"]["signer_infos"]:
-        attributes = signer_info["unsigned_attrs"]
-        if not isinstance(attributes, cms.CMSAttributes):
-            continue
-        for attribute in attributes:
-            if attribute["type"].dotted in (ARCHIVE_TIME_STAMP_V3, ARCHIVE_TIME_STAMP_V2):
-                for value in attribute["values"]:
-                    try:
-                        tokens.append(parse_timestamp_token(value.dump()))
-                    except ArchiveError:
-                        continue
-    return tokens
+def _archive_tokens(signature: bytes) -> list[TimestampToken]:
+    """The archive time-stamp tokens (v2, v3) of every signer, from the signature's inventory."""
+    return [t for signer in read_inventory(signature).signers for t in signer.archive_tokens()]
 
 
 def newest_archive_time(signature: bytes) -> datetime | None:

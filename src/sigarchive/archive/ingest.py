@@ -34,14 +34,16 @@ from sigarchive.plugins.loader import PluginRegistry, StorageHandle
 from sigarchive.plugins.protocols import ContainerInfo, Document, SignatureInfo
 from sigarchive.records import problems
 from sigarchive.records.audit import Actor, record
-from sigarchive.signatures.cms import (
+from sigarchive.signatures import (
     ParsedSignature,
     VerifiedSignature,
+    digest_bytes,
+    digest_file,
+    missing,
     parse_signature,
+    signature_level,
     verify_against_document,
 )
-from sigarchive.signatures.digests import digest_bytes, digest_file, missing
-from sigarchive.signatures.levels import signature_level
 
 log = logging.getLogger("sigarchive.ingest")
 
@@ -256,8 +258,8 @@ def _store_container(
                         document_digest=verified.document_digest,
                         is_attached=verified.parsed.is_attached,
                         level=signature_level(
-                            verified.parsed.signed_data["signer_infos"][0],
                             verified.parsed.signed_data,
+                            verified.parsed.signed_data["signer_infos"][0],
                         ),
                         signer_subject=signer.signer_subject,
                         signing_time=signer.signing_time,

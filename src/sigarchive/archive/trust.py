@@ -5,27 +5,14 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from asn1crypto import pem, x509
+from asn1crypto import x509
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sigarchive.db.models import TrustAnchor
 from sigarchive.errors import InvalidInput, NotFound
 from sigarchive.records.audit import Actor, record
-
-
-def load_certificates(data: bytes, origin: str) -> list[x509.Certificate]:
-    """Certificates from PEM (one or several) or DER bytes."""
-    try:
-        if pem.detect(data):
-            return [x509.Certificate.load(der) for _, _, der in pem.unarmor(data, multiple=True)]
-        certificate = x509.Certificate.load(data)
-        certificate.native  # noqa: B018 - parse fully now, not later
-        return [certificate]
-    except (ValueError, TypeError) as exc:
-        raise InvalidInput(
-            f"{origin} is not an X.509 certificate (PEM or DER): {exc}", code="InvalidCertificate"
-        ) from exc
+from sigarchive.signatures import load_certificates
 
 
 def add_anchor(

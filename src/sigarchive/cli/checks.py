@@ -47,7 +47,7 @@ def verify(
     import json
 
     from sigarchive.cli.verify_render import print_report
-    from sigarchive.signatures.verify import load_trust_roots, read_signature, verify_file
+    from sigarchive.signatures import load_trust_roots, read_signature, verify_file
 
     def action() -> tuple[ExitCode, str | None]:
         roots = load_trust_roots(trust_files) if trust_files else None

@@ -10,9 +10,9 @@ from datetime import datetime
 
 from rich.console import Console
 
-from sigarchive.signatures.verify import (
-    HASH_FAILURE,
+from sigarchive.signatures import (
     Finding,
+    SubIndication,
     TimestampReport,
     Verdict,
     VerificationReport,
@@ -101,7 +101,7 @@ def print_report(report: VerificationReport, console: Console) -> None:
         for stamp in signer.timestamps:
             table.add_row(*_stamp_row(stamp, escape))
         for counter in signer.counter_signatures:
-            digest = "FAILED" if counter.failure_code == HASH_FAILURE else "ok"
+            digest = "FAILED" if counter.failure_code == SubIndication.HASH_FAILURE else "ok"
             table.add_row(
                 f"counter-sig {counter.path}",
                 "",

@@ -15,7 +15,7 @@ from sigarchive.devpki.pki import (
     Revocation,
     signing_function,
 )
-from sigarchive.signatures.digests import SUPPORTED_DIGESTS
+from sigarchive.signatures import SUPPORTED_DIGESTS
 
 log = logging.getLogger("sigarchive.devpki")
 

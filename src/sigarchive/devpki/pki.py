@@ -2,7 +2,7 @@
 
 A fresh install must run end to end without configuration (SPEC §3, §7), so on first start
 the archive creates this PKI under its data directory, serves its TSA, OCSP responder and
-CRL on loopback (:mod:`sigarchive.devpki.services`) and trusts its root. Every subject
+CRL on loopback (:mod:`sigarchive.devpki.server`) and trusts its root. Every subject
 name says ``DEVELOPMENT`` and ``NOT FOR PRODUCTION``: time-stamps and revocation answers
 from it prove nothing to anyone else. Production configures real TSAs and trust anchors.
 

@@ -32,7 +32,7 @@ from sigarchive.devpki.pki import (
 )
 from sigarchive.devpki.tsa import DevTsa
 from sigarchive.errors import ServiceUnavailable
-from sigarchive.signatures.timestamps import TIMESTAMP_QUERY, TIMESTAMP_REPLY
+from sigarchive.signatures.timestamps.protocol import TIMESTAMP_QUERY, TIMESTAMP_REPLY
 
 log = logging.getLogger("sigarchive.devpki")
 

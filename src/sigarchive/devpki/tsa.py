@@ -22,8 +22,8 @@ from sigarchive.devpki.pki import (
     DevPki,
     signing_function,
 )
-from sigarchive.signatures.digests import SUPPORTED_DIGESTS
-from sigarchive.signatures.timestamps import TimeStampResp
+from sigarchive.signatures import SUPPORTED_DIGESTS
+from sigarchive.signatures.timestamps.protocol import TimeStampResp
 
 log = logging.getLogger("sigarchive.devpki")
 

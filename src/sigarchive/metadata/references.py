@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from asn1crypto import cms, ocsp, x509
+from asn1crypto import ocsp, x509
 from sqlalchemy import Connection, delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -33,20 +33,11 @@ from sqlalchemy.orm import Session
 from sigarchive.db.metadata_models import CertificateRecord, CertificateReference, table_of
 from sigarchive.db.models import Container, utcnow
 from sigarchive.errors import ArchiveError
-from sigarchive.signatures.attributes import RawAttribute, raw_attributes, read_tlv, split_tlvs
-from sigarchive.signatures.levels import (
-    ARCHIVE_TIME_STAMPS,
-    CERTIFICATE_VALUES,
-    REVOCATION_VALUES,
-    SIGNATURE_TIME_STAMP,
-)
-from sigarchive.signatures.tokens import TimestampToken, parse_timestamp_token
+from sigarchive.signatures import Inventory, TimestampKind, read_inventory
 
 log = logging.getLogger("sigarchive.metadata.references")
 
 REFERENCE_TYPES = ("signer", "chain", "tsa", "revocation")
-_ID_RI_OCSP_RESPONSE = "1.3.6.1.5.5.7.16.2"
-_ID_PKIX_OCSP_BASIC = "1.3.6.1.5.5.7.48.1.1"
 _PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, ArchiveError)
 
 
@@ -61,24 +52,8 @@ def certificate_sha256(certificate: x509.Certificate) -> str:
     return hashlib.sha256(certificate.dump()).hexdigest()
 
 
-def _unsigned(signer_info: cms.SignerInfo) -> tuple[RawAttribute, ...]:
-    for part in split_tlvs(signer_info.contents):
-        if part.tag_class == 2 and part.tag == 1:
-            return raw_attributes(part.content)
-    return ()
-
-
-def _sid_matches(sid: cms.SignerIdentifier, certificate: x509.Certificate) -> bool:
-    if sid.name == "issuer_and_serial_number":
-        return bool(
-            sid.chosen["serial_number"].native == certificate.serial_number
-            and sid.chosen["issuer"] == certificate.issuer
-        )
-    return bool(sid.chosen.native == certificate.key_identifier)
-
-
 class _Collector:
-    """Certificates seen in a signature, with every role each one plays."""
+    """Certificates a signature carries (its inventory), with every role each one plays."""
 
     def __init__(self) -> None:
         self.certificates: dict[str, x509.Certificate] = {}
@@ -92,60 +67,26 @@ class _Collector:
         if role is not None:
             roles.add(role)
 
-    def add_ocsp(self, basic: ocsp.BasicOCSPResponse) -> None:
-        self.responders.append(basic["tbs_response_data"]["responder_id"])
-        certs = basic["certs"]
-        if certs.native is not None:
-            for certificate in certs:
-                self.add(certificate, None)
-
-    def token(self, token: TimestampToken) -> None:
-        for certificate in token.certificates:
-            self.add(certificate, None)
-        if token.signer_certificate is not None:
-            self.add(token.signer_certificate, "tsa")
-        self.signed_data(token.signed_data)
-        self.attributes(token.unsigned_attributes)
-
-    def signed_data(self, signed_data: cms.SignedData) -> None:
-        for choice in signed_data["certificates"] or []:
-            if choice.name == "certificate":
-                self.add(choice.chosen, None)
-        for choice in signed_data["crls"] or []:
-            if choice.name != "other":
-                continue
-            try:
-                info = choice.chosen
-                if info["other_rev_info_format"].dotted == _ID_RI_OCSP_RESPONSE:
-                    response = ocsp.OCSPResponse.load(info["other_rev_info"].dump())
-                    self.add_ocsp(response["response_bytes"]["response"].parsed)
-                elif info["other_rev_info_format"].dotted == _ID_PKIX_OCSP_BASIC:
-                    self.add_ocsp(ocsp.BasicOCSPResponse.load(info["other_rev_info"].dump()))
-            except _PARSE_ERRORS:
-                continue
-
-    def attributes(self, attributes: Iterable[RawAttribute]) -> None:
-        for attribute in attributes:
-            for value in attribute.values:
+    def inventory(self, inventory: Inventory) -> None:
+        for signer in inventory.signers:
+            for carried in signer.certificates:
+                self.add(carried.certificate, None)
+            if signer.signer_certificate is not None:
+                self.add(signer.signer_certificate, "signer")
+            for stamp in signer.timestamps:
+                if stamp.token is not None and stamp.token.signer_certificate is not None:
+                    self.add(stamp.token.signer_certificate, "tsa")
+            for revocation in signer.revocations:
+                if revocation.kind != "ocsp":
+                    continue
                 try:
-                    if (
-                        attribute.oid == SIGNATURE_TIME_STAMP
-                        or attribute.oid in ARCHIVE_TIME_STAMPS
-                    ):
-                        self.token(parse_timestamp_token(value))
-                    elif attribute.oid == CERTIFICATE_VALUES:
-                        for element in read_tlv(value)[0].children():
-                            self.add(x509.Certificate.load(element.encoded), None)
-                    elif attribute.oid == REVOCATION_VALUES:
-                        self._revocation_values(value)
+                    basic = revocation.basic_response()
+                    self.responders.append(basic["tbs_response_data"]["responder_id"])
+                    certs = basic["certs"]
+                    for certificate in certs if certs.native is not None else []:
+                        self.add(certificate, None)
                 except _PARSE_ERRORS:
                     continue
-
-    def _revocation_values(self, value: bytes) -> None:
-        for part in read_tlv(value)[0].children():
-            if part.tag_class == 2 and part.tag == 1:  # ocspVals [1] SEQUENCE OF
-                for basic in part.children()[0].children():
-                    self.add_ocsp(ocsp.BasicOCSPResponse.load(basic.encoded))
 
     def mark_responders(self) -> None:
         for responder in self.responders:
@@ -166,16 +107,7 @@ def dependencies(signature: bytes) -> list[Dependency]:
     be parsed is skipped (and logged)."""
     collector = _Collector()
     try:
-        signed_data = cms.ContentInfo.load(signature)["content"]
-        collector.signed_data(signed_data)
-        for signer_info in signed_data["signer_infos"]:
-            for digest, certificate in list(collector.certificates.items()):
-                try:
-                    if _sid_matches(signer_info["sid"], certificate):
-                        collector.roles[digest].add("signer")
-                except _PARSE_ERRORS:
-                    continue
-            collector.attributes(_unsigned(signer_info))
+        collector.inventory(read_inventory(signature))
         collector.mark_responders()
     except _PARSE_ERRORS as exc:
         log.warning("certificates of a signature could not all be read: %s", exc)
@@ -255,30 +187,28 @@ def timestamps_of(signature: bytes) -> list[TimestampInfo]:
     """Signature- and archive-time-stamps of every signer, oldest first (never raises)."""
     found: list[TimestampInfo] = []
     try:
-        for signer_info in cms.ContentInfo.load(signature)["content"]["signer_infos"]:
-            for attribute in _unsigned(signer_info):
-                if attribute.oid == SIGNATURE_TIME_STAMP:
+        for signer in read_inventory(signature).signers:
+            for stamp in signer.timestamps:
+                token = stamp.token
+                if token is None or stamp.depth:
+                    continue
+                if stamp.kind is TimestampKind.SIGNATURE:
                     kind = "signature"
-                elif attribute.oid in ARCHIVE_TIME_STAMPS:
+                elif stamp.kind.archival:
                     kind = "archive"
                 else:
                     continue
-                for value in attribute.values:
-                    try:
-                        token = parse_timestamp_token(value)
-                    except _PARSE_ERRORS:
-                        continue
-                    tsa = token.signer_certificate
-                    found.append(
-                        TimestampInfo(
-                            kind,
-                            token.gen_time,
-                            tsa.subject.human_friendly if tsa is not None else None,
-                            tsa["tbs_certificate"]["validity"]["not_after"].native
-                            if tsa is not None
-                            else None,
-                        )
+                tsa = token.signer_certificate
+                found.append(
+                    TimestampInfo(
+                        kind,
+                        token.gen_time,
+                        tsa.subject.human_friendly if tsa is not None else None,
+                        tsa["tbs_certificate"]["validity"]["not_after"].native
+                        if tsa is not None
+                        else None,
                     )
+                )
     except _PARSE_ERRORS as exc:
         log.warning("time-stamps of a signature could not all be read: %s", exc)
     return sorted(found, key=lambda t: t.gen_time)

@@ -12,9 +12,9 @@ from sigarchive.db.models import Container
 from sigarchive.domain import ContainerStatus, SaveType
 from sigarchive.errors import ArchiveError
 from sigarchive.plugins.protocols import ContainerInfo, Document, SignatureInfo
-from sigarchive.signatures.cms import find_signer_certificate
-from sigarchive.signatures.levels import ARCHIVE_TIME_STAMP_V2, ARCHIVE_TIME_STAMP_V3
-from sigarchive.signatures.tokens import parse_timestamp_token
+from sigarchive.signatures import ATS_V2 as ARCHIVE_TIME_STAMP_V2
+from sigarchive.signatures import ATS_V3 as ARCHIVE_TIME_STAMP_V3
+from sigarchive.signatures import find_signer_certificate, parse_timestamp_token
 
 
 def signature_expiry(signature: bytes) -> datetime | None:

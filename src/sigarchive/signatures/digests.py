@@ -33,6 +33,7 @@ SUPPORTED_DIGESTS: frozenset[str] = frozenset(
     }
 )
 
+
 def new_hash(algorithm: str) -> hashlib._Hash:
     """A fresh hashlib object for an asn1crypto digest algorithm name."""
     if algorithm not in SUPPORTED_DIGESTS:

@@ -15,29 +15,25 @@ from datetime import datetime
 from asn1crypto import cms, tsp, x509
 
 from sigarchive.errors import ArchiveError, SignatureRejected
-from sigarchive.signatures.attributes import (
+from sigarchive.signatures.asn1.ber import CONTEXT, octet_string_value, read_tlv, split_tlvs
+from sigarchive.signatures.asn1.oids import (
+    ID_CT_TST_INFO,
+    ID_SIGNED_DATA,
     SIGNING_CERTIFICATE,
     SIGNING_CERTIFICATE_V2,
-    RawAttribute,
-    octet_string_value,
-    raw_attributes,
-    read_tlv,
-    split_tlvs,
 )
+from sigarchive.signatures.asn1.parts import RawAttribute, signer_info_parts
+from sigarchive.signatures.cms import check_signer_info, sid_matches
 from sigarchive.signatures.digests import digest_bytes
+from sigarchive.signatures.indications import SubIndication
 
 __all__ = [
-    "ID_CT_TST_INFO",
     "EssCertRef",
     "TimestampToken",
     "TokenCheck",
     "parse_timestamp_token",
     "verify_token",
 ]
-
-#: id-ct-TSTInfo, RFC 3161 §2.4.2.
-ID_CT_TST_INFO = "1.2.840.113549.1.9.16.1.4"
-_ID_SIGNED_DATA = "1.2.840.113549.1.7.2"
 
 
 @dataclass(frozen=True)
@@ -95,15 +91,12 @@ class TimestampToken:
     @property
     def unsigned_attributes(self) -> tuple[RawAttribute, ...]:
         """The unsigned attributes of the TSA's SignerInfo, as stored (e.g. an ats-hash-index)."""
-        for part in split_tlvs(self.signer_info.contents):
-            if part.tag_class == 2 and part.tag == 1:
-                return raw_attributes(part.content)
-        return ()
+        return signer_info_parts(self.signer_info).unsigned_attributes
 
     def certificate_encodings(self) -> tuple[bytes, ...]:
         """Every CertificateChoices of the token's SignedData, as stored."""
         for part in split_tlvs(self.signed_data.contents):
-            if part.tag_class == 2 and part.tag == 0:
+            if part.is_a(CONTEXT, 0):
                 return tuple(child.encoded for child in part.children())
         return ()
 
@@ -114,20 +107,16 @@ def _invalid(reason: str) -> SignatureRejected:
     )
 
 
-def _ess_refs(signer_info_contents: bytes) -> tuple[EssCertRef, ...]:
-    signed = next(
-        (p for p in split_tlvs(signer_info_contents) if p.tag_class == 2 and p.tag == 0), None
-    )
-    if signed is None:
-        return ()
+def _ess_refs(signer_info: cms.SignerInfo) -> tuple[EssCertRef, ...]:
+    # The signedAttrs [0] after digestAlgorithm: a subjectKeyIdentifier SID is a [0] too.
+    try:
+        signed = signer_info_parts(signer_info).signed_attributes
+    except SignatureRejected as exc:  # reported as InvalidTimestampToken by the caller
+        raise ValueError(exc.description) from exc
     refs: list[EssCertRef] = []
     # signing-certificate-v2 first (RFC 5816 §2.2.1 lets a TSA use it instead of v1).
     attributes = sorted(
-        (
-            a
-            for a in raw_attributes(signed.content)
-            if a.oid in (SIGNING_CERTIFICATE_V2, SIGNING_CERTIFICATE)
-        ),
+        (a for a in signed if a.oid in (SIGNING_CERTIFICATE_V2, SIGNING_CERTIFICATE)),
         key=lambda a: a.oid != SIGNING_CERTIFICATE_V2,
     )
     for attribute in attributes:
@@ -153,25 +142,13 @@ def _ess_refs(signer_info_contents: bytes) -> tuple[EssCertRef, ...]:
     return tuple(refs)
 
 
-def _sid_matches(sid: cms.SignerIdentifier, certificate: x509.Certificate) -> bool:
-    try:
-        if sid.name == "issuer_and_serial_number":
-            return bool(
-                sid.chosen["serial_number"].native == certificate.serial_number
-                and sid.chosen["issuer"] == certificate.issuer
-            )
-        return bool(sid.chosen.native == certificate.key_identifier)
-    except (ValueError, TypeError, KeyError):
-        return False
-
-
 def _find_signer_certificate(
     sid: cms.SignerIdentifier,
     refs: Sequence[EssCertRef],
     certificates: Sequence[x509.Certificate],
 ) -> x509.Certificate | None:
     """The first ESSCertID names the signing certificate (RFC 2634 §5.4, RFC 5035 §3)."""
-    by_sid = [c for c in certificates if _sid_matches(sid, c)]
+    by_sid = [c for c in certificates if sid_matches(sid, c)]
     if refs:
         by_ref = [c for c in certificates if refs[0].matches(c)]
         both = [c for c in by_ref if c in by_sid]
@@ -185,13 +162,13 @@ def _find_signer_certificate(
 def parse_timestamp_token(data: bytes) -> TimestampToken:
     """Parse a TimeStampToken (RFC 3161 §2.4.2); raise ``InvalidTimestampToken`` if it is none."""
     try:
-        outer, end = read_tlv(data)
-        if end != len(data):
+        outer = read_tlv(data)
+        if outer.end != len(data):
             raise _invalid("trailing bytes after the token")
         if outer.tag_class != 0 or outer.tag != 16:
             raise _invalid("not a ContentInfo SEQUENCE")
         content_info = cms.ContentInfo.load(data)
-        if content_info["content_type"].dotted != _ID_SIGNED_DATA:
+        if content_info["content_type"].dotted != ID_SIGNED_DATA:
             raise _invalid("ContentInfo does not hold a SignedData")
         signed_data = content_info["content"]
         encap = signed_data["encap_content_info"]
@@ -212,7 +189,7 @@ def parse_timestamp_token(data: bytes) -> TimestampToken:
             for choice in (signed_data["certificates"] or [])
             if choice.name == "certificate"
         )
-        refs = _ess_refs(signer_info.contents)
+        refs = _ess_refs(signer_info)
         nonce = tst_info["nonce"].native
         return TimestampToken(
             raw=data,
@@ -296,9 +273,6 @@ def verify_token(
     leave the imprint unchecked. ``extra_certificates`` are searched for the TSA certificate
     when the token does not carry it (e.g. SignedData.certificates of the enclosing signature).
     """
-    # Imported here: the CMS signer check lives with the signature verifier and imports us.
-    from sigarchive.signatures.cms import check_signer_info
-
     warnings: list[str] = []
     imprint_ok: bool | None = None
     imprint_reason: str | None = None
@@ -342,24 +316,33 @@ def verify_token(
     code: str | None = None
     reason: str | None = None
     if imprint_ok is False:
-        code, reason = "HASH_FAILURE", "the messageImprint does not match the time-stamped data"
+        code, reason = (
+            SubIndication.HASH_FAILURE,
+            "the messageImprint does not match the time-stamped data",
+        )
     elif not check.message_digest_ok:
-        code, reason = "HASH_FAILURE", "the token's message-digest does not match its TSTInfo"
+        code, reason = (
+            SubIndication.HASH_FAILURE,
+            "the token's message-digest does not match its TSTInfo",
+        )
     elif signer is None:
-        code, reason = "NO_SIGNING_CERTIFICATE_FOUND", "the TSA certificate was not found"
+        code, reason = (
+            SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
+            "the TSA certificate was not found",
+        )
     elif ess_target_missing:
-        code = "NO_SIGNING_CERTIFICATE_FOUND"
+        code = SubIndication.NO_SIGNING_CERTIFICATE_FOUND
         reason = "the ESS signing-certificate reference names a certificate that is not available"
     elif not check.signature_ok:
-        code = "SIG_CRYPTO_FAILURE"
+        code = SubIndication.SIG_CRYPTO_FAILURE
         reason = check.failure_reason or "the TSA's signature does not verify"
     elif not ess_ok:
-        code, reason = "NO_SIGNING_CERTIFICATE_FOUND", ess_reason
+        code, reason = SubIndication.NO_SIGNING_CERTIFICATE_FOUND, ess_reason
     elif not eku_ok:
-        code = "CHAIN_CONSTRAINTS_FAILURE"
+        code = SubIndication.CHAIN_CONSTRAINTS_FAILURE
         reason = "the TSA certificate lacks extendedKeyUsage timeStamping (RFC 3161 §2.3)"
     elif imprint_reason is not None:
-        code, reason = "SIGNED_DATA_NOT_FOUND", imprint_reason
+        code, reason = SubIndication.SIGNED_DATA_NOT_FOUND, imprint_reason
     return TokenCheck(
         imprint_ok=imprint_ok,
         message_digest_ok=check.message_digest_ok,

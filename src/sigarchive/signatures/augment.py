@@ -5,7 +5,7 @@ re-encoded: asn1crypto would re-sort SET OF members and turn BER into DER on ``d
 which changes what earlier time-stamps covered (EN 319 122-1 §5.5.3 hashes fields "in their
 binary encoded form without any modification") and can break the signatures themselves.
 Instead the output is assembled from the stored elements (located by offset with
-:func:`read_element`, joined once at the end); only these are written new:
+:func:`~.asn1.ber.read_tlv`, joined once at the end); only these are written new:
 
 - appended unsigned attributes, at the END of ``unsignedAttrs`` (a ``[1]`` is created if
   absent). Physical order ≠ DER SET OF order is valid BER and is what EN 319 122-1 readers
@@ -23,7 +23,7 @@ wherever they sit, so a BER file stays BER and every hash an existing time-stamp
 (signature value, signedAttrs, certificates, CRLs, attribute values, eContent, and for an
 archive-time-stamp-v2 the certificates/crls elements as stored) is unchanged.
 
-Building an archive-time-stamp-v3 uses :func:`.archive_timestamp.prepare_ats_v3`, the code
+Building an archive-time-stamp-v3 uses :func:`.ats.prepare_ats_v3`, the code
 the verifier uses too.
 """
 
@@ -38,209 +38,51 @@ from datetime import datetime
 from asn1crypto import algos, cms, core
 
 from sigarchive.errors import InvalidInput, SignatureRejected
-from sigarchive.signatures.archive_timestamp import (
-    ats_hash_index_attribute,
-    prepare_ats_v3,
-    signature_timestamp_imprint_input,
-    signer_info_parts,
+from sigarchive.signatures.asn1.ber import (
+    CONTEXT,
+    UNIVERSAL,
+    Chunk,
+    Tlv,
+    appended,
+    der_tlv,
+    octet_string_value,
+    read_tlv,
+    to_der,
+    wrap,
 )
-from sigarchive.signatures.attributes import (
+from sigarchive.signatures.asn1.oids import (
     ATS_V1,
     ATS_V2,
     ATS_V3,
+    ID_PKIX_OCSP_BASIC,
+    ID_RI_OCSP_RESPONSE,
+    ID_SIGNED_DATA,
     SIGNATURE_TIME_STAMP,
-    der_length,
-    der_tlv,
-    encode_attribute,
-    to_der,
+)
+from sigarchive.signatures.asn1.parts import encode_attribute, signer_info_parts
+from sigarchive.signatures.ats import (
+    ats_hash_index_attribute,
+    prepare_ats_v3,
+    signature_timestamp_imprint_input,
 )
 from sigarchive.signatures.digests import digest_bytes, new_hash
+from sigarchive.signatures.inventory import read_inventory
 from sigarchive.signatures.timestamps import TimeStamper, TsaUnavailable
-from sigarchive.signatures.tokens import parse_timestamp_token
+from sigarchive.signatures.timestamps.tokens import parse_timestamp_token
 
 __all__ = [
-    "ID_PKIX_OCSP_BASIC",
-    "ID_RI_OCSP_RESPONSE",
-    "Chunk",
-    "Element",
     "add_archive_timestamp_v3",
     "add_signature_timestamp",
     "add_validation_data",
-    "append_children",
-    "appended",
-    "read_element",
-    "rewrap",
-    "wrap",
 ]
 
-#: id-signedData, RFC 5652 §5.1.
-_ID_SIGNED_DATA = "1.2.840.113549.1.7.2"
-#: OtherRevocationInfoFormat for a full OCSPResponse, RFC 5940 §4.1.
-ID_RI_OCSP_RESPONSE = "1.3.6.1.5.5.7.16.2"
-#: id-pkix-ocsp-basic, RFC 6960 §4.2.1 (responseType of a BasicOCSPResponse).
-ID_PKIX_OCSP_BASIC = "1.3.6.1.5.5.7.48.1.1"
-
-_UNIVERSAL, _CONTEXT = 0, 2
 _SEQUENCE, _SET, _INTEGER, _ENUMERATED, _OID = 16, 17, 2, 10, 6
 
 
-# --- TLV splicing ----------------------------------------------------------------------------
-
-#: A piece of output: new bytes, or a zero-copy view of stored bytes.
-Chunk = bytes | memoryview
-
-
-@dataclass(frozen=True, slots=True)
-class Element:
-    """One BER element inside ``buffer``, located by offsets (X.690 §8.1); nothing is copied.
-
-    :mod:`.attributes` has a reader that copies every element's bytes at every level, which
-    for an attached multi-megabyte document costs seconds and several times its size in
-    memory; the structure walked here only needs offsets.
-    """
-
-    buffer: bytes
-    start: int
-    content_start: int
-    #: End of the content octets (an indefinite length's end-of-contents excluded).
-    content_end: int
-    end: int
-    identifier_length: int
-    tag_class: int
-    constructed: bool
-    tag: int
-    indefinite: bool
-
-    @property
-    def identifier(self) -> bytes:
-        """The identifier octets as stored (X.690 §8.1.2)."""
-        return self.buffer[self.start : self.start + self.identifier_length]
-
-    @property
-    def encoded(self) -> bytes:
-        """The whole element as stored (a copy)."""
-        return self.buffer[self.start : self.end]
-
-    @property
-    def view(self) -> memoryview:
-        """The whole element as stored, without copying."""
-        return memoryview(self.buffer)[self.start : self.end]
-
-    @property
-    def content_view(self) -> memoryview:
-        """The content octets as stored, without copying."""
-        return memoryview(self.buffer)[self.content_start : self.content_end]
-
-    def children(self) -> list[Element]:
-        """The elements inside a constructed element."""
-        found = []
-        position = self.content_start
-        while position < self.content_end:
-            child = read_element(self.buffer, position, self.content_end)
-            found.append(child)
-            position = child.end
-        return found
-
-
-def read_element(buffer: bytes, offset: int = 0, limit: int | None = None) -> Element:
-    """The BER element at ``offset``, which must end by ``limit``; ``ValueError`` if malformed."""
-    limit = len(buffer) if limit is None else limit
-    if offset >= limit:
-        raise ValueError("truncated BER element")
-    first = buffer[offset]
-    position = offset + 1
-    tag = first & 0x1F
-    if tag == 0x1F:  # high tag number form, X.690 §8.1.2.4
-        tag = 0
-        while True:
-            if position >= limit:
-                raise ValueError("truncated BER tag")
-            octet = buffer[position]
-            position += 1
-            tag = (tag << 7) | (octet & 0x7F)
-            if not octet & 0x80:
-                break
-    identifier_length = position - offset
-    if position >= limit:
-        raise ValueError("truncated BER length")
-    constructed = bool(first & 0x20)
-    length_octet = buffer[position]
-    position += 1
-    if length_octet == 0x80:  # indefinite, X.690 §8.1.3.6
-        if not constructed:
-            raise ValueError("indefinite length on a primitive element")
-        cursor = position
-        while True:
-            if cursor + 2 > limit:
-                raise ValueError("end-of-contents missing")
-            if buffer[cursor] == 0 and buffer[cursor + 1] == 0:
-                break
-            cursor = read_element(buffer, cursor, limit).end
-        return Element(
-            buffer, offset, position, cursor, cursor + 2, identifier_length,
-            first >> 6, constructed, tag, True,
-        )  # fmt: skip
-    if length_octet > 0x80:
-        count = length_octet & 0x7F
-        if count > 8 or position + count > limit:
-            raise ValueError("bad BER length")
-        length = int.from_bytes(buffer[position : position + count], "big")
-        position += count
-    else:
-        length = length_octet
-    end = position + length
-    if end > limit:
-        raise ValueError("BER element longer than its container")
-    return Element(
-        buffer, offset, position, end, end, identifier_length, first >> 6, constructed, tag, False
-    )
-
-
-def _size(chunks: Iterable[Chunk]) -> int:
-    return sum(len(c) for c in chunks)
-
-
-def wrap(element: Element, content: Sequence[Chunk]) -> list[Chunk]:
-    """``element`` around new content: same identifier octets, same length form.
-
-    An indefinite length stays indefinite (content, then end-of-contents, X.690 §8.1.5); a
-    definite one becomes the minimal length of the new content (X.690 §8.1.3).
-    """
-    if element.indefinite:
-        return [element.identifier + b"\x80", *content, b"\x00\x00"]
-    return [element.identifier + der_length(_size(content)), *content]
-
-
-def appended(element: Element, children: Sequence[Chunk]) -> list[Chunk]:
-    """``element`` (constructed) with ``children`` after its stored content."""
-    return wrap(element, [element.content_view, *children])
-
-
-def rewrap(element: Element, content: bytes) -> bytes:
-    """:func:`wrap` as bytes."""
-    return b"".join(wrap(element, [content]))
-
-
-def append_children(element: Element, children: Iterable[bytes]) -> bytes:
-    """:func:`appended` as bytes."""
-    return b"".join(appended(element, list(children)))
-
-
-def _is(element: Element, tag_class: int, tag: int) -> bool:
-    return element.tag_class == tag_class and element.tag == tag
-
-
-def _octets(element: Element) -> bytes:
-    """An OCTET STRING's value; a constructed (BER) one has its segments joined (X.690 §8.7)."""
-    if not element.constructed:
-        return bytes(element.content_view)
-    return b"".join(_octets(segment) for segment in element.children())
-
-
-def _whole(data: bytes, what: str) -> Element:
+def _whole(data: bytes, what: str) -> Tlv:
     """``data`` as exactly one BER element; :class:`InvalidInput` otherwise."""
     try:
-        element = read_element(data)
+        element = read_tlv(data)
     except (ValueError, IndexError) as exc:
         raise InvalidInput(f"{what} is not BER: {exc}", code="InvalidValidationData") from exc
     if element.end != len(data):
@@ -257,34 +99,34 @@ def _oid(encoded: bytes) -> str:
 class _SignedDataTlvs:
     """A ContentInfo holding a SignedData (RFC 5652 §3, §5.1), every part as stored."""
 
-    content_info: Element
-    content_type: Element
-    explicit: Element  # the [0] EXPLICIT around the SignedData
-    signed_data: Element
+    content_info: Tlv
+    content_type: Tlv
+    explicit: Tlv  # the [0] EXPLICIT around the SignedData
+    signed_data: Tlv
     #: version, digestAlgorithms, encapContentInfo, [0] certificates?, [1] crls?, signerInfos
-    members: tuple[Element, ...]
+    members: tuple[Tlv, ...]
 
     @classmethod
     def parse(cls, data: bytes) -> _SignedDataTlvs:
         """Split ``data``; :class:`SignatureRejected` (``NotCms``) if it is no SignedData."""
         try:
-            content_info = read_element(data)
+            content_info = read_tlv(data)
             if content_info.end != len(data):
                 raise ValueError("trailing bytes after the ContentInfo")
             content_type, explicit = content_info.children()
-            if _oid(content_type.encoded) != _ID_SIGNED_DATA or not _is(explicit, _CONTEXT, 0):
+            if _oid(content_type.encoded) != ID_SIGNED_DATA or not explicit.is_a(CONTEXT, 0):
                 raise ValueError("the ContentInfo does not hold a SignedData")
             (signed_data,) = explicit.children()
             members = tuple(signed_data.children())
             optional = members[3:-1]
             if (
                 len(members) < 4
-                or not _is(members[0], _UNIVERSAL, _INTEGER)
-                or not _is(members[1], _UNIVERSAL, _SET)
-                or not _is(members[2], _UNIVERSAL, _SEQUENCE)
-                or not _is(members[-1], _UNIVERSAL, _SET)
+                or not members[0].is_a(UNIVERSAL, _INTEGER)
+                or not members[1].is_a(UNIVERSAL, _SET)
+                or not members[2].is_a(UNIVERSAL, _SEQUENCE)
+                or not members[-1].is_a(UNIVERSAL, _SET)
                 or [(m.tag_class, m.tag) for m in optional]
-                not in ([], [(_CONTEXT, 0)], [(_CONTEXT, 1)], [(_CONTEXT, 0), (_CONTEXT, 1)])
+                not in ([], [(CONTEXT, 0)], [(CONTEXT, 1)], [(CONTEXT, 0), (CONTEXT, 1)])
             ):
                 raise ValueError("the SignedData members are not those of RFC 5652 §5.1")
         except (ValueError, IndexError) as exc:
@@ -294,12 +136,12 @@ class _SignedDataTlvs:
     def position(self, tag: int) -> int | None:
         """Index in :attr:`members` of ``[tag]`` (0 certificates, 1 crls), if present."""
         for n in range(3, len(self.members) - 1):
-            if _is(self.members[n], _CONTEXT, tag):
+            if self.members[n].is_a(CONTEXT, tag):
                 return n
         return None
 
     @property
-    def signers(self) -> list[Element]:
+    def signers(self) -> list[Tlv]:
         return self.members[-1].children()
 
     def stored_members(self) -> list[list[Chunk]]:
@@ -321,20 +163,20 @@ class _SignedDataTlvs:
         return self.emit(members)
 
 
-def _append_unsigned(signer: Element, attributes: Sequence[bytes]) -> list[Chunk]:
+def _append_unsigned(signer: Tlv, attributes: Sequence[bytes]) -> list[Chunk]:
     """A SignerInfo with ``attributes`` appended to its unsignedAttrs (RFC 5652 §5.3)."""
     parts = signer.children()
     if len(parts) < 5:
         raise SignatureRejected("Malformed SignerInfo: too few members", code="NotCms")
     fields: list[Chunk] = [p.view for p in parts]
-    if _is(parts[-1], _CONTEXT, 1):
+    if parts[-1].is_a(CONTEXT, 1):
         fields[-1:] = appended(parts[-1], attributes)
     else:
         fields.append(der_tlv(0xA1, b"".join(attributes)))
     return wrap(signer, fields)
 
 
-def _unsigned_oids(signer: Element) -> set[str]:
+def _unsigned_oids(signer: Tlv) -> set[str]:
     info = signer_info_parts(cms.SignerInfo.load(signer.encoded))
     return {a.oid for a in info.unsigned_attributes}
 
@@ -405,7 +247,7 @@ def _ocsp_forms(response: bytes) -> tuple[bytes, bytes]:
     tlv = _whole(response, "an OCSP response")
     try:
         children = tlv.children()
-        if _is(children[0], _UNIVERSAL, _ENUMERATED):
+        if children[0].is_a(UNIVERSAL, _ENUMERATED):
             if bytes(children[0].content_view) != b"\x00" or len(children) != 2:
                 raise InvalidInput(
                     "the OCSP response is not 'successful' (RFC 6960 §4.2.1): it holds no "
@@ -417,8 +259,8 @@ def _ocsp_forms(response: bytes) -> tuple[bytes, bytes]:
                 raise InvalidInput(
                     "the OCSP response is not a BasicOCSPResponse", code="InvalidValidationData"
                 )
-            return response, _octets(octets)
-        if _is(children[0], _UNIVERSAL, _SEQUENCE):
+            return response, octet_string_value(octets)
+        if children[0].is_a(UNIVERSAL, _SEQUENCE):
             response_bytes = der_tlv(
                 0x30, core.ObjectIdentifier(ID_PKIX_OCSP_BASIC).dump() + der_tlv(0x04, response)
             )
@@ -428,12 +270,12 @@ def _ocsp_forms(response: bytes) -> tuple[bytes, bytes]:
     raise InvalidInput("not an OCSP response", code="InvalidValidationData")
 
 
-def _revocation_encodings(choices: Iterable[Element]) -> list[bytes]:
+def _revocation_encodings(choices: Iterable[Tlv]) -> list[bytes]:
     """Every encoding a stored RevocationInfoChoice may be recognised by (CRL, OCSP forms)."""
     found: list[bytes] = []
     for choice in choices:
         found.append(choice.encoded)
-        if not _is(choice, _CONTEXT, 1):
+        if not choice.is_a(CONTEXT, 1):
             continue
         with contextlib.suppress(ValueError, IndexError, InvalidInput):
             other_format, info = choice.children()
@@ -457,11 +299,11 @@ def _candidates(
 ) -> _Candidates:
     found = _Candidates([], [])
     for certificate in certificates:
-        if not _is(_whole(certificate, "a certificate"), _UNIVERSAL, _SEQUENCE):
+        if not _whole(certificate, "a certificate").is_a(UNIVERSAL, _SEQUENCE):
             raise InvalidInput("a certificate is not a SEQUENCE", code="InvalidValidationData")
         found.certificates.append((certificate, _known([certificate])))
     for crl in crls:
-        if not _is(_whole(crl, "a CRL"), _UNIVERSAL, _SEQUENCE):
+        if not _whole(crl, "a CRL").is_a(UNIVERSAL, _SEQUENCE):
             raise InvalidInput("a CRL is not a SEQUENCE", code="InvalidValidationData")
         found.crls.append((crl, _known([crl])))
     for response in ocsp_responses:
@@ -554,16 +396,14 @@ def _add_to_newest_archive_token(
 ) -> bytes:
     """The ATSv2 case of :func:`add_validation_data`: extend the newest archive token."""
     newest: tuple[datetime, int, int, int] | None = None  # genTime, signer, attribute, value
-    for s, signer in enumerate(parsed.signers):
-        info = signer_info_parts(cms.SignerInfo.load(signer.encoded))
-        for attribute in info.unsigned_attributes:
-            if attribute.oid not in (ATS_V1, ATS_V2, ATS_V3):
+    for signer_inventory in read_inventory(signature).signers:
+        for stamp in signer_inventory.timestamps:
+            if stamp.token is None or stamp.depth or not stamp.kind.archival:
                 continue
-            for v, value in enumerate(attribute.values):
-                with contextlib.suppress(SignatureRejected):
-                    gen_time = parse_timestamp_token(value).gen_time
-                    if newest is None or gen_time >= newest[0]:
-                        newest = (gen_time, s, attribute.position, v)
+            gen_time = stamp.token.gen_time
+            if newest is None or gen_time >= newest[0]:
+                where = (signer_inventory.index, stamp.attribute_position, stamp.value_position)
+                newest = (gen_time, *where)
     if newest is None:  # no readable token: those time-stamps are broken anyway
         return _with_material(parsed, new)
     _, s, position, v = newest
@@ -614,7 +454,7 @@ def _content_digest(
     if content_digest_for is not None:
         return content_digest_for(algorithm)
     encap = parsed.members[2].children()
-    if len(encap) < 2 or not _is(encap[1], _CONTEXT, 0):
+    if len(encap) < 2 or not encap[1].is_a(CONTEXT, 0):
         raise InvalidInput(
             "the signature is detached: the document's digest is needed for an "
             "archive-time-stamp-v3 (EN 319 122-1 §5.5.3 b)",
@@ -642,7 +482,7 @@ def add_archive_timestamp_v3(
 
     For each signer: the ats-hash-index-v3 over the current SignedData.certificates, crls and
     the signer's unsigned attributes, and the imprint, come from
-    :func:`.archive_timestamp.prepare_ats_v3`; the TSA's token gets the index as an unsigned
+    :func:`.ats.prepare_ats_v3`; the TSA's token gets the index as an unsigned
     attribute of its SignerInfo (outside the TSA's signature; protected by the imprint) and is
     appended to the signer's unsignedAttrs. ``algorithm`` is added to
     SignedData.digestAlgorithms if missing. ``content_digest_for(alg)`` gives H(signed content)
