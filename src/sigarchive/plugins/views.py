@@ -4,51 +4,36 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
-from typing import Any
-
-from asn1crypto import cms
 
 from sigarchive.db.models import Container
 from sigarchive.domain import ContainerStatus, SaveType
 from sigarchive.errors import ArchiveError
 from sigarchive.plugins.protocols import ContainerInfo, Document, SignatureInfo
-from sigarchive.signatures import ATS_V2 as ARCHIVE_TIME_STAMP_V2
-from sigarchive.signatures import ATS_V3 as ARCHIVE_TIME_STAMP_V3
-from sigarchive.signatures import find_signer_certificate, parse_timestamp_token
+from sigarchive.signatures import read_inventory
 
 
 def signature_expiry(signature: bytes) -> datetime | None:
     """When the signature stops being provable without renewal: the not-after of the newest
     archive time-stamp's TSA certificate, or of the first signer's certificate before that."""
     try:
-        signed_data = cms.ContentInfo.load(signature)["content"]
-        signer_info = signed_data["signer_infos"][0]
-        newest: Any = None
-        attributes = signer_info["unsigned_attrs"]
-        if isinstance(attributes, cms.CMSAttributes):
-            for attribute in attributes:
-                if attribute["type"].dotted not in (ARCHIVE_TIME_STAMP_V3, ARCHIVE_TIME_STAMP_V2):
-                    continue
-                for value in attribute["values"]:
-                    try:
-                        token = parse_timestamp_token(value.dump())
-                    except ArchiveError:
-                        continue
-                    if newest is None or token.gen_time > newest.gen_time:
-                        newest = token
-        if newest is not None and newest.signer_certificate is not None:
-            certificate = newest.signer_certificate
-        else:
-            certificates = [
-                c.chosen for c in signed_data["certificates"] or [] if c.name == "certificate"
-            ]
-            certificate = find_signer_certificate(signer_info["sid"], certificates)
-        if certificate is None:
-            return None
+        signers = read_inventory(signature).signers
+    except ArchiveError:
+        return None
+    if not signers:
+        return None
+    newest = max(signers[0].archive_tokens(), key=lambda token: token.gen_time, default=None)
+    certificate = (
+        newest.signer_certificate
+        if newest is not None and newest.signer_certificate is not None
+        else signers[0].signer_certificate
+    )
+    if certificate is None:
+        return None
+    try:
         not_after: datetime = certificate["tbs_certificate"]["validity"]["not_after"].native
-        return not_after
     except (ValueError, TypeError, KeyError):
         return None
+    return not_after
 
 
 def container_info(container: Container, document: Document | None = None) -> ContainerInfo:
