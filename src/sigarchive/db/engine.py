@@ -16,31 +16,18 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
 def make_engine(url: str) -> Engine:
-    """An engine tuned for the backend: on SQLite WAL, a busy timeout and write transactions.
-
-    SQLite transactions begin with ``BEGIN IMMEDIATE``. A deferred transaction that reads and
-    then writes (an audited read: the container, then its audit row) cannot take the write
-    lock once another process has committed since its read began; SQLite then fails at once
-    with "database is locked" instead of waiting. Taking the write lock at the start makes
-    it wait (up to the busy timeout) like any other writer. Sessions thus take turns; the
-    turns are short because no network call is made inside a session.
-    """
+    """An engine tuned for the backend: WAL and a busy timeout on SQLite."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-            dbapi_connection.isolation_level = None  # pysqlite emits no BEGIN: _begin does
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             # FULL: a commit is on disk before the upload is acknowledged, even across power loss
             cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
-
-        @event.listens_for(engine, "begin")
-        def _begin(connection: Any) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
