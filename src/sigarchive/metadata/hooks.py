@@ -31,6 +31,8 @@ def signatures_changed(session: Session, container_id: str) -> None:
 
 
 def container_enhanced(session: Session, container: Container) -> None:
-    """A container was enhanced or renewed: its references and signature problems."""
-    references.index_container(session, container)
+    """A container was enhanced or renewed: the problems its signatures' validity raises.
+
+    Its references are already current: every saved step indexed them
+    (:func:`signatures_changed`), so they are not read again here."""
     problem_reports.report_signature_validity(session, container)
